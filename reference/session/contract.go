@@ -1,0 +1,99 @@
+package session
+
+// CONTRACT FILE written by the lead so the HTTP layer and loadgen can be
+// built in parallel with the store. The store owner may move these
+// declarations into other files of this package and add to them, but must
+// keep every name and signature below (or coordinate a change).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors returned by Store methods. Callers test them with errors.Is.
+// Any other error means the backend failed (Redis down, timeout) and the
+// caller must fail closed (HTTP 503), never treat the session as valid.
+var (
+	// ErrMalformedID: the presented ID is not 43 chars of base64url
+	// (32 bytes). Returned before any Redis call.
+	ErrMalformedID = errors.New("session: malformed session id")
+	// ErrNotFound: no live session has this ID (never existed, destroyed,
+	// or expired by TTL).
+	ErrNotFound = errors.New("session: not found")
+	// ErrExpired: the record exists but its absolute expiry has passed;
+	// the store deletes it before returning.
+	ErrExpired = errors.New("session: expired")
+	// ErrDataTooLarge: custom data exceeds Config.MaxDataBytes.
+	ErrDataTooLarge = errors.New("session: data too large")
+	// ErrInvalidData: custom data is not a JSON object.
+	ErrInvalidData = errors.New("session: data must be a JSON object")
+)
+
+// NewSession is what Create needs to start a session.
+type NewSession struct {
+	UserID    string            // Firebase uid, required
+	Email     string            // optional
+	Tenant    string            // optional Firebase tenant id
+	AuthTime  time.Time         // the token's auth_time
+	UserAgent string            // request User-Agent, stored for binding
+	ClientIP  string            // request client IP
+	Data      json.RawMessage   // optional JSON object, ≤ Config.MaxDataBytes
+	Sealed    map[string][]byte // optional secrets, encrypted with Config.Sealer
+}
+
+// Session is a live session record as read back from Redis. It never
+// carries the raw session ID.
+type Session struct {
+	UserID         string
+	Email          string
+	Tenant         string
+	CreatedAt      time.Time
+	LastSeen       time.Time // time of the last recorded touch (write)
+	ExpiresAt      time.Time // min(idle expiry, absolute expiry) as of LastSeen
+	AbsoluteExpiry time.Time
+	AuthTime       time.Time
+	UserAgent      string
+	ClientIP       string
+	Data           json.RawMessage   // JSON object, "{}" when none
+	Sealed         map[string][]byte // decrypted; nil unless requested/present
+	Touched        bool              // Validate wrote a new expiry this call
+}
+
+// Info is one entry of a user's session list (GET /v1/sessions). Handle
+// is an opaque, non-secret reference (e.g. a prefix of the key hash) that
+// identifies a session without revealing its ID.
+type Info struct {
+	Handle    string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UserAgent string    `json:"user_agent"`
+	ClientIP  string    `json:"client_ip"`
+	Current   bool      `json:"current"`
+}
+
+// GCReport is what `sessiond gc` prints as JSON.
+type GCReport struct {
+	LiveSessions     int64   `json:"live_sessions"`
+	Users            int64   `json:"users"`
+	StaleIndexPruned int64   `json:"stale_index_entries_pruned"`
+	KeysWithoutTTL   int64   `json:"keys_without_ttl"`
+	ScannedKeys      int64   `json:"scanned_keys"`
+	DurationMS       float64 `json:"duration_ms"`
+}
+
+// API is the behaviour the HTTP layer and loadgen's store driver rely on.
+// *Store implements it.
+type API interface {
+	Create(ctx context.Context, ns NewSession) (id string, s *Session, err error)
+	Validate(ctx context.Context, id string) (*Session, error)
+	Destroy(ctx context.Context, id string) error
+	UpdateData(ctx context.Context, id string, data json.RawMessage) error
+	List(ctx context.Context, userID string, currentID string) ([]Info, error)
+	DestroyAll(ctx context.Context, userID string) (int, error)
+	Ping(ctx context.Context) error
+}
+
+var _ API = (*Store)(nil)
