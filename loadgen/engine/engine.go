@@ -1,0 +1,128 @@
+// Package engine runs one open-loop load scenario against a driver.
+//
+// One dispatcher goroutine computes the intended start time of every
+// operation from the schedule, sleeps until then and hands the operation
+// to a worker; latency is measured from the intended time (corrected) and
+// from the actual send (uncorrected). Workers never cap the rate: a new
+// goroutine serves each operation, bounded only by MaxInFlight, and a run
+// that cannot keep its schedule is marked invalid with the reason instead
+// of silently measuring a lower rate.
+package engine
+
+import (
+	"io"
+	"time"
+
+	"github.com/sessionbench/sessionbench/loadgen/driver"
+	"github.com/sessionbench/sessionbench/loadgen/recorder"
+	"github.com/sessionbench/sessionbench/loadgen/scenario"
+	"github.com/sessionbench/sessionbench/loadgen/tokens"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultMaxLag         = time.Second
+	DefaultMaxInFlight    = 10_000
+	DefaultOpTimeout      = 10 * time.Second
+	DefaultDrainTimeout   = 5 * time.Second
+	DefaultPrefillWorkers = 64
+	// DefaultCPUSaturation is the share of GOMAXPROCS·wall the generator
+	// process may burn, sustained over SaturationWindow, before the run
+	// is invalid: a saturated generator measures itself, not the target.
+	DefaultCPUSaturation = 0.95
+	// SaturationWindow is how many consecutive 1 s intervals of CPU
+	// saturation make the run invalid.
+	SaturationWindow = 3
+)
+
+// Config configures one Run. Scenario, Driver and Tokens are required.
+type Config struct {
+	// Scenario to run, with command-line overrides (--rate, --duration)
+	// already applied.
+	Scenario *scenario.Scenario
+	// Driver performs the operations.
+	Driver driver.Driver
+	// Tokens supplies ID tokens for creates.
+	Tokens tokens.Source
+	// Seed seeds operation-kind and session picks; 0 picks a random seed
+	// (reported in Report.Seed so a run can be repeated).
+	Seed uint64
+	// MaxLag is the schedule lag (actual dispatch − intended time) past
+	// which the run is invalid. Default DefaultMaxLag (1 s).
+	MaxLag time.Duration
+	// MaxInFlight bounds concurrent operations; reaching it makes the run
+	// invalid (the target or the generator cannot keep up). Default
+	// DefaultMaxInFlight (10 000).
+	MaxInFlight int
+	// OpTimeout bounds each operation (its context deadline). Default
+	// DefaultOpTimeout (10 s).
+	OpTimeout time.Duration
+	// DrainTimeout bounds waiting for in-flight operations after the
+	// schedule ends or ctx is cancelled. Default DefaultDrainTimeout (5 s).
+	DrainTimeout time.Duration
+	// PrefillWorkers bounds prefill concurrency. Default 64.
+	PrefillWorkers int
+	// CPUSaturation is the process CPU share (of GOMAXPROCS × wall) that,
+	// sustained, makes the run invalid. Default DefaultCPUSaturation;
+	// negative disables the check.
+	CPUSaturation float64
+	// Progress, if set, is called about once a second from one goroutine.
+	Progress func(Progress)
+	// IntervalLog, if set, receives latency.hlog (1 s corrected interval
+	// histograms, one per operation kind) as the run goes.
+	IntervalLog io.Writer
+}
+
+// Phases reported in Progress.Phase.
+const (
+	PhasePrefill = "prefill"
+	PhaseWarmup  = "warmup"
+	PhaseMeasure = "measure"
+	PhaseDrain   = "drain"
+)
+
+// Progress is a live view of the run for a progress line.
+type Progress struct {
+	Phase string
+	// Elapsed and Total cover the timeline (warmup + measured phase).
+	Elapsed, Total time.Duration
+	// Done counts recorded (measured-phase) operations.
+	Done         uint64
+	AchievedRate float64 // recorded operations per second so far
+	Errors       uint64
+	// P99 is the running corrected p99 over all normal operation kinds.
+	P99 time.Duration
+}
+
+// Report is the outcome of a Run: everything results.New needs.
+type Report struct {
+	Scenario *scenario.Scenario
+	Seed     uint64
+	// StartedAt is the wall-clock start of the measured phase.
+	StartedAt time.Time
+	// Duration is the measured phase actually run (shorter if Partial).
+	Duration time.Duration
+	// Partial is true when the run was cancelled before the schedule ended.
+	Partial bool
+	// TargetRate is the scheduled rate over the measured phase (ops/s);
+	// AchievedRate is recorded operations over Duration.
+	TargetRate, AchievedRate float64
+	// MaxLag is the largest schedule lag seen (warmup included).
+	MaxLag time.Duration
+	// Valid is false when the run did not keep its schedule;
+	// InvalidReasons says why, one sentence each.
+	Valid          bool
+	InvalidReasons []string
+	// Stats is what the recorder saw (measured phase only).
+	Stats recorder.Snapshot
+	// Skipped counts scheduled operations replaced by another kind, by
+	// reason, e.g. "skipped_empty_pool" (a validate or destroy found no
+	// live session, so a create was done instead).
+	Skipped map[string]uint64
+	// Prefilled is the number of sessions created before warmup.
+	Prefilled int
+	// SessionsLiveEnd is the pool size at the end.
+	SessionsLiveEnd int
+	// RSS of the loadgen process in bytes (0 when unknown, e.g. not Linux).
+	RSSStart, RSSEnd, RSSMax uint64
+}

@@ -1,0 +1,279 @@
+// Package recorder records per-operation latencies of an open-loop run in
+// HdrHistograms, both corrected (from the intended send time, so server
+// stalls are not hidden: no coordinated omission) and uncorrected (from the
+// actual send), plus schedule lag, and emits 1 s interval histograms for
+// the latency.hlog interval log.
+//
+// Values are microseconds, 1 µs to 1 min, 3 significant digits; a value
+// above the maximum is clamped to it and counted in OpStats.Clamped.
+package recorder
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/sessionbench/sessionbench/loadgen/driver"
+)
+
+// Histogram bounds, in microseconds.
+const (
+	LowestUs  = 1
+	HighestUs = 60_000_000
+	SigFigs   = 3
+)
+
+// Op is an operation kind.
+type Op int
+
+// Operation kinds. BadToken and UnknownSession are the deliberately
+// invalid operations, recorded apart from the normal ones.
+const (
+	Create Op = iota
+	Validate
+	Destroy
+	BadToken
+	UnknownSession
+	NumOps // number of kinds, for arrays indexed by Op
+)
+
+var opNames = [NumOps]string{"create", "validate", "destroy", "bad_token", "unknown_session"}
+
+// String is the name used in summary.json and as the hlog tag.
+func (o Op) String() string {
+	if o < 0 || o >= NumOps {
+		return "unknown"
+	}
+	return opNames[o]
+}
+
+// Ops lists every kind, in order.
+func Ops() []Op { return []Op{Create, Validate, Destroy, BadToken, UnknownSession} }
+
+// ParseOp is the inverse of Op.String.
+func ParseOp(s string) (Op, bool) {
+	for i, n := range opNames {
+		if n == s {
+			return Op(i), true
+		}
+	}
+	return 0, false
+}
+
+// Expected-rejection reasons.
+const (
+	ReasonBadToken       = "bad_token"       // create with a corrupted token got 401
+	ReasonUnknownSession = "unknown_session" // validate of an unknown credential got 401
+	ReasonRacedDestroy   = "raced_destroy"   // validate of a session destroyed meanwhile got 401
+)
+
+// ClassAcceptedInvalid is the error class of a deliberately invalid
+// operation that the target accepted (it should have been rejected).
+const ClassAcceptedInvalid driver.Class = "accepted_invalid"
+
+// Sample is one finished operation. Times are offsets from the start of
+// the run's timeline (monotonic).
+type Sample struct {
+	Intended, Sent, Done time.Duration
+	// Err is the error class; empty when the operation succeeded or was an
+	// expected rejection.
+	Err driver.Class
+	// Expected is the expected-rejection reason; empty otherwise.
+	Expected string
+}
+
+// NewHistogram returns an empty histogram with the recorder's bounds.
+func NewHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(LowestUs, HighestUs, SigFigs)
+}
+
+// opRec is one kind's state, behind its own mutex so kinds never contend.
+type opRec struct {
+	mu          sync.Mutex
+	interval    *hdrhistogram.Histogram // corrected, since the last Tick
+	corrected   *hdrhistogram.Histogram // corrected, up to the last Tick
+	uncorrected *hdrhistogram.Histogram
+	count       uint64
+	errors      uint64
+	expected    uint64
+	clamped     uint64
+	errByClass  map[driver.Class]uint64
+	expByReason map[string]uint64
+	_           [64]byte // keep neighbouring kinds off this cache line
+}
+
+// Recorder accumulates samples. It is safe for concurrent use.
+type Recorder struct {
+	ops [NumOps]opRec
+
+	lagMu      sync.Mutex
+	lag        *hdrhistogram.Histogram
+	lagClamped uint64
+}
+
+// New returns an empty Recorder.
+func New() *Recorder {
+	r := &Recorder{lag: NewHistogram()}
+	for i := range r.ops {
+		o := &r.ops[i]
+		o.interval = NewHistogram()
+		o.corrected = NewHistogram()
+		o.uncorrected = NewHistogram()
+		o.errByClass = map[driver.Class]uint64{}
+		o.expByReason = map[string]uint64{}
+	}
+	return r
+}
+
+// toUs converts d to microseconds within the histogram bounds and reports
+// whether it had to be clamped.
+func toUs(d time.Duration) (int64, bool) {
+	us := d.Microseconds()
+	if us < LowestUs {
+		return LowestUs, false
+	}
+	if us > HighestUs {
+		return HighestUs, true
+	}
+	return us, false
+}
+
+// Record adds one finished operation of kind op.
+func (r *Recorder) Record(op Op, s Sample) {
+	c, cc := toUs(s.Done - s.Intended)
+	u, uc := toUs(s.Done - s.Sent)
+	o := &r.ops[op]
+	o.mu.Lock()
+	_ = o.interval.RecordValue(c)
+	_ = o.uncorrected.RecordValue(u)
+	o.count++
+	if cc || uc {
+		o.clamped++
+	}
+	switch {
+	case s.Err != "":
+		o.errors++
+		o.errByClass[s.Err]++
+	case s.Expected != "":
+		o.expected++
+		o.expByReason[s.Expected]++
+	}
+	o.mu.Unlock()
+}
+
+// RecordLag adds one schedule-lag observation (actual dispatch − intended).
+func (r *Recorder) RecordLag(d time.Duration) {
+	v, clamped := toUs(d)
+	r.lagMu.Lock()
+	_ = r.lag.RecordValue(v)
+	if clamped {
+		r.lagClamped++
+	}
+	r.lagMu.Unlock()
+}
+
+// Tick closes the current interval: it returns, for every kind that had
+// samples, a copy of its corrected interval histogram tagged with the
+// kind's name and stamped with [startMs, endMs] (ms since the epoch), and
+// folds the interval into the running totals.
+func (r *Recorder) Tick(startMs, endMs int64) []*hdrhistogram.Histogram {
+	var out []*hdrhistogram.Histogram
+	for i := range r.ops {
+		o := &r.ops[i]
+		o.mu.Lock()
+		if o.interval.TotalCount() > 0 {
+			h := o.interval.Clone()
+			h.SetTag(Op(i).String())
+			h.SetStartTimeMs(startMs)
+			h.SetEndTimeMs(endMs)
+			out = append(out, h)
+			o.corrected.Merge(o.interval)
+			o.interval.Reset()
+		}
+		o.mu.Unlock()
+	}
+	return out
+}
+
+// OpStats is a snapshot of one kind.
+type OpStats struct {
+	Op                 Op
+	Count              uint64
+	Errors             uint64
+	ExpectedRejections uint64
+	// Clamped counts samples above the histogram maximum (1 min).
+	Clamped          uint64
+	ErrorsByClass    map[driver.Class]uint64
+	ExpectedByReason map[string]uint64
+	// Corrected and Uncorrected are in microseconds.
+	Corrected, Uncorrected *hdrhistogram.Histogram
+}
+
+// Snapshot is a consistent-per-kind copy of everything recorded so far.
+type Snapshot struct {
+	Ops        [NumOps]OpStats
+	Lag        *hdrhistogram.Histogram // microseconds
+	LagClamped uint64
+}
+
+// Snapshot copies the totals (including the still-open interval).
+func (r *Recorder) Snapshot() Snapshot {
+	var s Snapshot
+	for i := range r.ops {
+		o := &r.ops[i]
+		o.mu.Lock()
+		c := o.corrected.Clone()
+		c.Merge(o.interval)
+		st := OpStats{
+			Op: Op(i), Count: o.count, Errors: o.errors, ExpectedRejections: o.expected,
+			Clamped: o.clamped, Corrected: c, Uncorrected: o.uncorrected.Clone(),
+			ErrorsByClass: map[driver.Class]uint64{}, ExpectedByReason: map[string]uint64{},
+		}
+		for k, v := range o.errByClass {
+			st.ErrorsByClass[k] = v
+		}
+		for k, v := range o.expByReason {
+			st.ExpectedByReason[k] = v
+		}
+		o.mu.Unlock()
+		s.Ops[i] = st
+	}
+	r.lagMu.Lock()
+	s.Lag = r.lag.Clone()
+	s.LagClamped = r.lagClamped
+	r.lagMu.Unlock()
+	return s
+}
+
+// Totals sums counts over all kinds: done operations, errors.
+func (s Snapshot) Totals() (count, errors uint64) {
+	for _, o := range s.Ops {
+		count += o.Count
+		errors += o.Errors
+	}
+	return count, errors
+}
+
+// ErrorClasses merges ErrorsByClass over all kinds, sorted by class.
+func (s Snapshot) ErrorClasses() []ClassCount {
+	m := map[driver.Class]uint64{}
+	for _, o := range s.Ops {
+		for k, v := range o.ErrorsByClass {
+			m[k] += v
+		}
+	}
+	out := make([]ClassCount, 0, len(m))
+	for k, v := range m {
+		out = append(out, ClassCount{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Class < out[j].Class })
+	return out
+}
+
+// ClassCount is an error class and how often it occurred.
+type ClassCount struct {
+	Class driver.Class
+	Count uint64
+}

@@ -1,0 +1,139 @@
+// Package results builds, writes and reads a run's results directory:
+// summary.json (schema sessionbench.summary/v1) and latency.hlog.
+package results
+
+import (
+	"time"
+)
+
+// Schema is the value of Summary.Schema for this version of the format.
+const Schema = "sessionbench.summary/v1"
+
+// File names inside a results directory.
+const (
+	SummaryFile = "summary.json"
+	LatencyLog  = "latency.hlog"
+)
+
+// Summary is summary.json. Field names are the v1 contract: add fields,
+// never rename.
+type Summary struct {
+	Schema    string    `json:"schema"`
+	Scenario  string    `json:"scenario"`
+	StartedAt time.Time `json:"started_at"`
+	// DurationS is the measured phase, in seconds.
+	DurationS float64              `json:"duration_s"`
+	Partial   bool                 `json:"partial"`
+	Target    Target               `json:"target"`
+	Load      Load                 `json:"load"`
+	Ops       map[string]OpSummary `json:"ops"`
+	// InvalidOps holds the deliberately invalid operations (bad_token,
+	// unknown_session), kept apart from Ops.
+	InvalidOps map[string]OpSummary `json:"invalid_ops,omitempty"`
+	Errors     Errors               `json:"errors"`
+	Memory     Memory               `json:"memory"`
+	SLO        SLOResult            `json:"slo"`
+	Env        Env                  `json:"env"`
+	// Seed repeats the operation-kind and session picks.
+	Seed uint64 `json:"seed"`
+	// Skipped counts scheduled operations replaced by a create, by reason.
+	Skipped map[string]uint64 `json:"skipped,omitempty"`
+}
+
+// Target describes what was measured. The CLI fills it.
+type Target struct {
+	URL    string `json:"url"`
+	Server string `json:"server"`
+	Redis  Redis  `json:"redis"`
+	Auth   string `json:"auth"`
+	Driver string `json:"driver,omitempty"`
+}
+
+// Redis describes the Redis behind the target.
+type Redis struct {
+	Mode    string `json:"mode"`
+	Version string `json:"version"`
+	Addr    string `json:"addr,omitempty"`
+}
+
+// Load describes whether the generator kept its schedule.
+type Load struct {
+	TargetRate     float64  `json:"target_rate"`
+	AchievedRate   float64  `json:"achieved_rate"`
+	MaxLagMs       float64  `json:"max_lag_ms"`
+	Valid          bool     `json:"valid"`
+	InvalidReasons []string `json:"invalid_reasons"`
+}
+
+// OpSummary is one operation kind.
+type OpSummary struct {
+	Count              uint64 `json:"count"`
+	Errors             uint64 `json:"errors"`
+	ExpectedRejections uint64 `json:"expected_rejections"`
+	// Rate is Count over the measured duration, ops/s.
+	Rate float64 `json:"rate"`
+	// LatencyMs is corrected (from the intended send time).
+	LatencyMs Latency `json:"latency_ms"`
+	// UncorrectedLatencyMs is from the actual send.
+	UncorrectedLatencyMs Latency `json:"uncorrected_latency_ms"`
+	// ExpectedByReason splits ExpectedRejections (e.g. raced_destroy).
+	ExpectedByReason map[string]uint64 `json:"expected_by_reason,omitempty"`
+	// Clamped counts latencies above the 1 min histogram maximum.
+	Clamped uint64 `json:"clamped,omitempty"`
+}
+
+// Latency statistics in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Errors classifies errors over all operation kinds.
+type Errors struct {
+	ByClass map[string]uint64 `json:"by_class"`
+}
+
+// Memory of the generator (filled by New) and of the target (filled by
+// the CLI, zero/omitted when unknown).
+type Memory struct {
+	LoadgenRSSStartBytes  uint64  `json:"loadgen_rss_start_bytes,omitempty"`
+	LoadgenRSSEndBytes    uint64  `json:"loadgen_rss_end_bytes,omitempty"`
+	LoadgenRSSMaxBytes    uint64  `json:"loadgen_rss_max_bytes,omitempty"`
+	RedisUsedMemoryBefore uint64  `json:"redis_used_memory_before,omitempty"`
+	RedisUsedMemoryAfter  uint64  `json:"redis_used_memory_after,omitempty"`
+	SessionsLiveEnd       uint64  `json:"sessions_live_end,omitempty"`
+	BytesPerSession       float64 `json:"bytes_per_session,omitempty"`
+}
+
+// SLOResult is the scenario's SLO evaluated against the run.
+type SLOResult struct {
+	// Passed is true when every term passed (true when there are none).
+	Passed bool               `json:"passed"`
+	Terms  map[string]SLOTerm `json:"terms"`
+}
+
+// SLOTerm is one evaluated SLO term. Latency terms use ThresholdMs and
+// ObservedMs; error_rate uses Threshold and Observed (fractions).
+type SLOTerm struct {
+	ThresholdMs *float64 `json:"threshold_ms,omitempty"`
+	ObservedMs  *float64 `json:"observed_ms,omitempty"`
+	Threshold   *float64 `json:"threshold,omitempty"`
+	Observed    *float64 `json:"observed,omitempty"`
+	Passed      bool     `json:"passed"`
+}
+
+// Env describes the machine and build that produced the results.
+type Env struct {
+	GoVersion      string `json:"go_version"`
+	GOMAXPROCS     int    `json:"gomaxprocs"`
+	CPUModel       string `json:"cpu_model"`
+	NumCPU         int    `json:"num_cpu"`
+	GitSHA         string `json:"git_sha"`
+	LoadgenVersion string `json:"loadgen_version"`
+	OS             string `json:"os"`
+	Arch           string `json:"arch"`
+}
