@@ -85,7 +85,7 @@ func FromScenario(s *scenario.Scenario) (Schedule, error) {
 		return Constant(float64(s.Rate), end)
 	}
 	var segs []Segment
-	var prev, covered float64
+	var prev float64
 	var covDur time.Duration
 	for _, st := range s.Stages {
 		seg := Segment{From: float64(st.Rate), To: float64(st.Rate), Duration: st.Duration}
@@ -104,7 +104,6 @@ func FromScenario(s *scenario.Scenario) (Schedule, error) {
 		segs = append(segs, seg)
 		covDur += seg.Duration
 		prev = seg.To
-		covered++
 	}
 	if covDur < end {
 		segs = append(segs, Segment{From: prev, To: prev, Duration: end - covDur})
