@@ -1,0 +1,319 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/sessionbench/sessionbench/reference/auth"
+	"github.com/sessionbench/sessionbench/reference/session"
+)
+
+// createRequest is the optional body of POST /v1/sessions.
+type createRequest struct {
+	Data json.RawMessage `json:"data"`
+}
+
+// handleCreate: Bearer ID token (+ optional {"data":{...}}) -> 201, the
+// session's JSON and the session cookie.
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond"`)
+		s.writeError(w, http.StatusUnauthorized, "missing_token", "send the Firebase ID token as Authorization: Bearer <token>")
+		return
+	}
+	data, status, code, msg := s.readCreateBody(w, r)
+	if status != 0 {
+		s.writeError(w, status, code, msg)
+		return
+	}
+
+	vctx, vcancel := context.WithTimeout(r.Context(), s.cfg.VerifyTimeout)
+	tok, err := s.verify.Verify(vctx, token, s.cfg.CheckRevoked)
+	vcancel()
+	if err != nil {
+		switch {
+		case errors.Is(err, auth.ErrRevoked):
+			s.writeError(w, http.StatusUnauthorized, "token_revoked", "the ID token was revoked; sign in again")
+		case errors.Is(err, auth.ErrUserDisabled):
+			s.writeError(w, http.StatusUnauthorized, "user_disabled", "the user account is disabled")
+		case errors.Is(err, auth.ErrInvalidToken):
+			s.writeError(w, http.StatusUnauthorized, "invalid_token", "the ID token is invalid or expired; sign in again")
+		default:
+			s.log.Error("token verifier undecided", "mode", s.verify.Mode(), "err", err)
+			s.writeError(w, http.StatusServiceUnavailable, "auth_unavailable", "cannot verify the ID token right now; retry later")
+		}
+		return
+	}
+	if tok.AuthTime.IsZero() || s.cfg.Now().Sub(tok.AuthTime) > s.cfg.RecentAuth {
+		s.writeError(w, http.StatusUnauthorized, "stale_auth",
+			fmt.Sprintf("creating a session needs a sign-in within the last %s; sign in again", s.cfg.RecentAuth))
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	id, sess, err := s.store.Create(ctx, session.NewSession{
+		UserID:    tok.UID,
+		Email:     tok.Email,
+		Tenant:    tok.Tenant,
+		AuthTime:  tok.AuthTime,
+		UserAgent: r.UserAgent(),
+		ClientIP:  s.clientIP(r),
+		Data:      data,
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, session.ErrDataTooLarge):
+			s.writeError(w, http.StatusRequestEntityTooLarge, "data_too_large", "data is larger than the configured maximum (--max-data-bytes)")
+		case errors.Is(err, session.ErrInvalidData):
+			s.writeError(w, http.StatusBadRequest, "invalid_data", `"data" must be a JSON object`)
+		default:
+			s.storeFailed(w, "create", err)
+		}
+		return
+	}
+	s.metrics.created.Inc()
+	w.Header()["Set-Cookie"] = []string{s.cookieName + "=" + id + s.cookieSuffix}
+	s.writeSession(w, http.StatusCreated, sess)
+}
+
+// readCreateBody reads and checks the optional create body. A non-zero
+// status is a client error to report.
+func (s *Server) readCreateBody(w http.ResponseWriter, r *http.Request) (data json.RawMessage, status int, code, msg string) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, 0, "", ""
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes)
+		}
+		return nil, http.StatusBadRequest, "bad_body", "could not read the request body"
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, 0, "", ""
+	}
+	var req createRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, http.StatusBadRequest, "bad_json", `body must be JSON like {"data": {...}}: ` + err.Error()
+	}
+	if dec.More() {
+		return nil, http.StatusBadRequest, "bad_json", "body must hold a single JSON object"
+	}
+	d := bytes.TrimSpace(req.Data)
+	if len(d) == 0 || string(d) == "null" {
+		return nil, 0, "", ""
+	}
+	if d[0] != '{' {
+		return nil, http.StatusBadRequest, "invalid_data", `"data" must be a JSON object`
+	}
+	return d, 0, "", ""
+}
+
+// handleCurrent validates the cookie's session: the hot path, one store
+// call and no reflection.
+func (s *Server) handleCurrent(w http.ResponseWriter, r *http.Request) {
+	_, sess, ok := s.validate(w, r)
+	if !ok {
+		return
+	}
+	s.writeSession(w, http.StatusOK, sess)
+}
+
+// validate reads the cookie, validates it against the store and applies
+// user-agent binding. On failure it has written the response.
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *session.Session, bool) {
+	id, st := parseSessionCookie(r.Header, s.cookieName)
+	switch st {
+	case cookieAbsent:
+		s.writeError(w, http.StatusUnauthorized, "no_session", "no session cookie; create a session first")
+		return "", nil, false
+	case cookieMalformed:
+		w.Header()["Set-Cookie"] = []string{s.clearCookie}
+		s.writeError(w, http.StatusUnauthorized, "invalid_session", "the session cookie is malformed")
+		return "", nil, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	sess, err := s.store.Validate(ctx, id)
+	cancel()
+	if err != nil {
+		switch {
+		case errors.Is(err, session.ErrNotFound):
+			w.Header()["Set-Cookie"] = []string{s.clearCookie}
+			s.writeError(w, http.StatusUnauthorized, "unknown_session", "no live session for this cookie; sign in again")
+		case errors.Is(err, session.ErrExpired):
+			w.Header()["Set-Cookie"] = []string{s.clearCookie}
+			s.writeError(w, http.StatusUnauthorized, "session_expired", "the session expired; sign in again")
+		case errors.Is(err, session.ErrMalformedID):
+			w.Header()["Set-Cookie"] = []string{s.clearCookie}
+			s.writeError(w, http.StatusUnauthorized, "invalid_session", "the session cookie is malformed")
+		default:
+			s.storeFailed(w, "validate", err)
+		}
+		return "", nil, false
+	}
+	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != r.UserAgent() {
+		s.metrics.uaMismatch.Inc()
+		s.log.Warn("session used from another user agent", "session", idHash(id), "user", sess.UserID,
+			"mode", s.cfg.BindUserAgent, "created_ua", sess.UserAgent, "request_ua", r.UserAgent())
+		if s.cfg.BindUserAgent == BindEnforce {
+			dctx, dcancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+			err := s.store.Destroy(dctx, id)
+			dcancel()
+			if err != nil && !errors.Is(err, session.ErrNotFound) {
+				s.storeFailed(w, "destroy", err)
+				return "", nil, false
+			}
+			s.metrics.destroyed.Inc()
+			w.Header()["Set-Cookie"] = []string{s.clearCookie}
+			s.writeError(w, http.StatusUnauthorized, "user_agent_mismatch", "the session was created by another user agent; it has been ended, sign in again")
+			return "", nil, false
+		}
+	}
+	s.metrics.validated.Inc()
+	if sess.Touched {
+		s.metrics.touches.Inc()
+	}
+	return id, sess, true
+}
+
+// handleDestroy ends the cookie's session. Idempotent: no cookie, a
+// malformed one or an unknown session all answer 204 and clear the cookie.
+func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
+	id, st := parseSessionCookie(r.Header, s.cookieName)
+	if st == cookieOK {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		err := s.store.Destroy(ctx, id)
+		cancel()
+		switch {
+		case err == nil:
+			s.metrics.destroyed.Inc()
+		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformedID), errors.Is(err, session.ErrExpired):
+		default:
+			s.storeFailed(w, "destroy", err)
+			return
+		}
+	}
+	h := w.Header()
+	h["Set-Cookie"] = []string{s.clearCookie}
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// listResponse is the body of GET /v1/sessions.
+type listResponse struct {
+	Sessions []session.Info `json:"sessions"`
+}
+
+// handleList lists the caller's live sessions.
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	id, sess, ok := s.validate(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	infos, err := s.store.List(ctx, sess.UserID, id)
+	if err != nil {
+		s.storeFailed(w, "list", err)
+		return
+	}
+	if infos == nil {
+		infos = []session.Info{}
+	}
+	body, err := json.Marshal(listResponse{Sessions: infos})
+	if err != nil {
+		s.log.Error("encoding session list", "err", err)
+		s.writeError(w, http.StatusInternalServerError, "internal", "internal server error")
+		return
+	}
+	writeJSON(w, http.StatusOK, append(body, '\n'))
+}
+
+// handleDestroyAll logs the caller out everywhere: 200 {"destroyed": N}
+// and an expiring cookie.
+func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
+	_, sess, ok := s.validate(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	n, err := s.store.DestroyAll(ctx, sess.UserID)
+	if err != nil {
+		s.storeFailed(w, "destroy_all", err)
+		return
+	}
+	s.metrics.destroyed.Add(float64(n))
+	w.Header()["Set-Cookie"] = []string{s.clearCookie}
+	writeJSON(w, http.StatusOK, fmt.Appendf(nil, `{"destroyed":%d}`+"\n", n))
+}
+
+// storeFailed answers 503: the store could not decide, so fail closed.
+func (s *Server) storeFailed(w http.ResponseWriter, op string, err error) {
+	s.log.Error("session store failed", "op", op, "err", err)
+	w.Header().Set("Retry-After", "1")
+	s.writeError(w, http.StatusServiceUnavailable, "store_unavailable", "session store unavailable; retry later")
+}
+
+func (s *Server) writeSession(w http.ResponseWriter, status int, sess *session.Session) {
+	bp := s.bufs.get()
+	b := appendSession(*bp, sess)
+	writeJSON(w, status, b)
+	*bp = b
+	s.bufs.put(bp)
+}
+
+// bearerToken extracts the token of "Bearer <token>" (scheme case-insensitive).
+func bearerToken(h string) (string, bool) {
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	t := strings.TrimSpace(h[len(prefix):])
+	return t, t != ""
+}
+
+// clientIP is RemoteAddr's host, or with TrustProxy the right-most
+// X-Forwarded-For entry (the address the nearest proxy saw).
+func (s *Server) clientIP(r *http.Request) string {
+	if s.cfg.TrustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// idHash is a short, non-reversible label for a session ID in logs.
+func idHash(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:6])
+}

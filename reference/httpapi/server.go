@@ -1,0 +1,403 @@
+// Package httpapi is sessiond's HTTP API: it turns a Firebase ID token into
+// a server-side session held in a hardened cookie, and validates, lists and
+// destroys sessions.
+//
+// Routes:
+//
+//	POST   /v1/sessions          create (Authorization: Bearer <ID token>)
+//	GET    /v1/sessions          list the caller's sessions (by cookie)
+//	DELETE /v1/sessions          log out everywhere
+//	GET    /v1/sessions/current  validate the cookie's session
+//	DELETE /v1/sessions/current  log out (idempotent)
+//	GET    /healthz              liveness (no Redis)
+//	GET    /readyz               readiness (Redis reachable, not shutting down)
+//	GET    /metrics              Prometheus metrics (own registry)
+//
+// Errors are JSON {"error": "<code>", "message": "..."}. The server fails
+// closed: when Redis or the token verifier cannot decide, the answer is 503,
+// never "valid" and never "anonymous".
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionbench/sessionbench/reference/auth"
+	"github.com/sessionbench/sessionbench/reference/session"
+)
+
+// User-agent binding modes for Config.BindUserAgent.
+const (
+	// BindOff ignores the User-Agent on validate.
+	BindOff = "off"
+	// BindDetect counts and logs a validate from another User-Agent but
+	// accepts it (browsers update their UA string; this is the default).
+	BindDetect = "detect"
+	// BindEnforce destroys the session and answers 401 when a validate
+	// comes from another User-Agent than the one that created it.
+	BindEnforce = "enforce"
+)
+
+// Defaults of Config fields, exported so that flags can show them.
+const (
+	DefaultCookieName     = "__Host-sid"
+	DefaultRecentAuth     = 5 * time.Minute
+	DefaultRequestTimeout = 500 * time.Millisecond
+	DefaultVerifyTimeout  = 5 * time.Second
+	DefaultMaxBodyBytes   = 16 << 10
+)
+
+// Config configures the API handler. Zero values take the documented
+// defaults; Store and Verifier are required.
+type Config struct {
+	// Store keeps the sessions. Required.
+	Store session.API
+	// Verifier checks Firebase ID tokens on create. Required.
+	Verifier auth.Verifier
+	// Logger receives structured logs. Default: JSON to stderr.
+	Logger *slog.Logger
+
+	// CookieName is the session cookie's name. Default "__Host-sid". A name
+	// starting with "__Host-" forces Secure, Path=/ and no Domain, as
+	// browsers require for that prefix.
+	CookieName string
+	// CookieSameSite is the SameSite attribute. Default http.SameSiteLaxMode.
+	// SameSiteNoneMode requires a Secure cookie.
+	CookieSameSite http.SameSite
+	// CookieDomain is the Domain attribute. Default none (host-only).
+	// Refused with a "__Host-" name.
+	CookieDomain string
+	// CookiePath is the Path attribute. Default "/"; forced to "/" with a
+	// "__Host-" name.
+	CookiePath string
+	// CookieInsecure drops the Secure attribute (plain-HTTP development
+	// only). Default false. Refused with a "__Host-" name or SameSite=None.
+	CookieInsecure bool
+
+	// RecentAuth is how recent the token's auth_time must be for create
+	// (a fresh sign-in, not a silently refreshed token). Default 5m.
+	RecentAuth time.Duration
+	// CheckRevoked asks the verifier to check revocation on create.
+	// Default false (it costs a Firebase round trip).
+	CheckRevoked bool
+	// RequestTimeout bounds each store call; a slow Redis yields 503 within
+	// it. Default 500ms.
+	RequestTimeout time.Duration
+	// VerifyTimeout bounds a token verification (a Firebase key fetch may
+	// be slow the first time). Default 5s.
+	VerifyTimeout time.Duration
+	// MaxBodyBytes caps a create request body; larger bodies get 413.
+	// Default 16 KiB.
+	MaxBodyBytes int64
+	// BindUserAgent is BindOff, BindDetect or BindEnforce. Default BindDetect.
+	BindUserAgent string
+	// TrustProxy takes the client IP from the right-most X-Forwarded-For
+	// entry (the one the nearest proxy appended) instead of RemoteAddr.
+	// Enable only behind exactly one trusted proxy. Default false.
+	TrustProxy bool
+	// TrustedOrigins are origins ("https://app.example.com") allowed to
+	// make cross-origin state-changing requests. Default none.
+	TrustedOrigins []string
+	// AccessLog logs one line per request at Info. Default false.
+	AccessLog bool
+
+	// Registry receives the metrics. Default: a new registry with the Go
+	// runtime and process collectors.
+	Registry *prometheus.Registry
+	// PoolStats, when set, exports the Redis connection pool statistics
+	// (pass the go-redis client's PoolStats method).
+	PoolStats func() *redis.PoolStats
+	// Version is reported on /healthz. Default "dev".
+	Version string
+	// Now is the clock for the recent-auth check. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is the API's http.Handler. Safe for concurrent use.
+type Server struct {
+	cfg     Config
+	store   session.API
+	verify  auth.Verifier
+	log     *slog.Logger
+	metrics *metrics
+	handler http.Handler
+
+	cookieName   string
+	cookieSuffix string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	clearCookie  string // full Set-Cookie value that expires the cookie
+	healthBody   []byte
+	shutdown     atomic.Bool
+	recPool      sync.Pool
+	bufs         bufPool
+}
+
+// New checks cfg and returns the API handler. Errors name the field and
+// the fix.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("httpapi: Config.Store is required")
+	}
+	if cfg.Verifier == nil {
+		return nil, errors.New("httpapi: Config.Verifier is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = DefaultCookieName
+	}
+	if cfg.CookieSameSite == 0 || cfg.CookieSameSite == http.SameSiteDefaultMode {
+		cfg.CookieSameSite = http.SameSiteLaxMode
+	}
+	if cfg.CookiePath == "" {
+		cfg.CookiePath = "/"
+	}
+	if cfg.RecentAuth <= 0 {
+		cfg.RecentAuth = DefaultRecentAuth
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.VerifyTimeout <= 0 {
+		cfg.VerifyTimeout = DefaultVerifyTimeout
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.BindUserAgent == "" {
+		cfg.BindUserAgent = BindDetect
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	switch cfg.BindUserAgent {
+	case BindOff, BindDetect, BindEnforce:
+	default:
+		return nil, fmt.Errorf("httpapi: Config.BindUserAgent %q is not one of off, detect, enforce", cfg.BindUserAgent)
+	}
+	suffix, err := cookieAttributes(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = NewRegistry()
+	}
+	m, err := newMetrics(cfg.Registry, cfg.PoolStats)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:          cfg,
+		store:        cfg.Store,
+		verify:       cfg.Verifier,
+		log:          cfg.Logger,
+		metrics:      m,
+		cookieName:   cfg.CookieName,
+		cookieSuffix: suffix,
+		clearCookie:  cfg.CookieName + "=" + strings.Replace(suffix, "; HttpOnly", "; Max-Age=0; HttpOnly", 1),
+	}
+	s.healthBody = fmt.Appendf(nil, `{"status":"ok","auth":%q,"version":%q}`+"\n", cfg.Verifier.Mode(), cfg.Version)
+	s.recPool.New = func() any { return new(recorder) }
+
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("httpapi: Config.TrustedOrigins: %w (use scheme://host[:port], e.g. https://app.example.com)", err)
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
+	s.handler = cop.Handler(http.HandlerFunc(s.route))
+	return s, nil
+}
+
+// BeginShutdown makes /readyz answer 503 so that load balancers stop
+// sending new traffic before the listener closes. It cannot be undone.
+func (s *Server) BeginShutdown() { s.shutdown.Store(true) }
+
+// Registry returns the registry the metrics are registered in.
+func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
+
+// ServeHTTP counts, times and (optionally) logs the request, recovers
+// panics as 500, and dispatches through the cross-origin protection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := s.recPool.Get().(*recorder)
+	rec.ResponseWriter, rec.status, rec.wrote = w, 0, false
+	route := routeLabel(r.Method, r.URL.Path)
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "route", route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !rec.wrote {
+				s.writeError(rec, http.StatusInternalServerError, "internal", "internal server error")
+			}
+		}
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		d := time.Since(start)
+		s.metrics.observe(route, status, d)
+		if s.cfg.AccessLog {
+			s.log.Info("request", "method", r.Method, "route", route, "status", status,
+				"duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
+		}
+		rec.ResponseWriter = nil
+		s.recPool.Put(rec)
+	}()
+	s.handler.ServeHTTP(rec, r)
+}
+
+// route dispatches by path, then method; unknown paths get 404 JSON and
+// known paths with another method get 405 JSON with Allow.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/sessions/current":
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			s.handleCurrent(w, r)
+		case http.MethodDelete:
+			s.handleDestroy(w, r)
+		default:
+			s.methodNotAllowed(w, "GET, HEAD, DELETE")
+		}
+	case "/v1/sessions":
+		switch r.Method {
+		case http.MethodPost:
+			s.handleCreate(w, r)
+		case http.MethodGet, http.MethodHead:
+			s.handleList(w, r)
+		case http.MethodDelete:
+			s.handleDestroyAll(w, r)
+		default:
+			s.methodNotAllowed(w, "GET, HEAD, POST, DELETE")
+		}
+	case "/healthz":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		s.handleHealth(w, r)
+	case "/readyz":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		s.handleReady(w, r)
+	case "/metrics":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		s.metrics.handler.ServeHTTP(w, r)
+	default:
+		s.writeError(w, http.StatusNotFound, "not_found", "no such route; see /v1/sessions, /v1/sessions/current, /healthz, /readyz, /metrics")
+	}
+}
+
+// routeLabel is the metrics label of a request: a fixed set, so a scanner
+// probing random paths cannot blow up the series count.
+func routeLabel(method, path string) string {
+	switch path {
+	case "/v1/sessions/current":
+		switch method {
+		case http.MethodGet, http.MethodHead:
+			return "GET /v1/sessions/current"
+		case http.MethodDelete:
+			return "DELETE /v1/sessions/current"
+		}
+	case "/v1/sessions":
+		switch method {
+		case http.MethodPost:
+			return "POST /v1/sessions"
+		case http.MethodGet, http.MethodHead:
+			return "GET /v1/sessions"
+		case http.MethodDelete:
+			return "DELETE /v1/sessions"
+		}
+	case "/healthz":
+		return "GET /healthz"
+	case "/readyz":
+		return "GET /readyz"
+	case "/metrics":
+		return "GET /metrics"
+	}
+	return "other"
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; allowed: "+allow)
+}
+
+func (s *Server) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, http.StatusForbidden, "cross_origin", "cross-origin state-changing request refused; add the origin with --trusted-origin if it is yours")
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(s.healthBody)
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.shutdown.Load() {
+		s.writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: store unreachable", "err", err)
+		s.writeError(w, http.StatusServiceUnavailable, "store_unavailable", "session store unreachable")
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+}
+
+// recorder remembers the status for metrics and the panic handler.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
