@@ -1,0 +1,82 @@
+// Package session keeps server-side login sessions in Redis (a single
+// server or a Redis Cluster, through go-redis's UniversalClient).
+//
+// # IDs and keys
+//
+// A session ID is 32 bytes from crypto/rand, encoded base64url without
+// padding (43 characters). Redis never sees it: the session key is
+// KeyPrefix + "s:" + base64url(SHA-256(raw id)) (see KeyHash), so a dump
+// of Redis cannot be replayed as cookies. A presented ID that is not well
+// formed (ValidID) is refused with ErrMalformedID before any Redis call.
+//
+// # Record
+//
+// A session is one small Redis hash (listpack-encoded, so compact):
+//
+//	a  absolute expiry, unix ms
+//	l  last_seen: time of the last touch write, unix ms (not of the last
+//	   read: reads inside the touch threshold write nothing)
+//	r  packed immutable fields: uid, email, tenant, created_at,
+//	   auth_time, user agent, client IP (see encodeRecord)
+//	d  custom data, a compact JSON object (≤ Config.MaxDataBytes)
+//	s  optional sealed fields: AES-256-GCM under Config.Sealer's primary
+//	   key, tagged with the key id, AAD = the session's key hash so a
+//	   blob cannot be moved to another session
+//
+// A hash rather than one packed string lets the Lua scripts read and
+// write the two timestamps and the data without decoding the rest.
+// MEMORY USAGE reports about 250-300 bytes per session for typical
+// values (see the package README numbers in the store benchmarks).
+//
+// # Timeouts
+//
+// Idle (sliding, default 30m) and absolute (default 24h) timeouts are
+// both enforced: the key's TTL is min(last_seen+idle, absolute expiry),
+// set with PEXPIREAT from the application clock, and every read also
+// checks both deadlines against that clock inside the script, deleting a
+// record found past them (ErrExpired). A computed TTL ≤ 0 deletes the
+// key; nothing is ever written without a TTL. Application servers'
+// clocks should be NTP-synchronised: skew shifts expiry by the skew.
+//
+// Validate is one round trip (EVALSHA of one script on one key). It
+// writes only when the new expiry would be more than
+// Config.TouchThreshold (default idle/10) later than the current one;
+// then it moves the TTL with PEXPIREAT ... GT, so a stale or slow
+// request can never shorten a TTL, and it sets last_seen. Session.Touched
+// reports that write. A missing key is never recreated: every script
+// checks existence first and runs atomically, so once Destroy has
+// deleted a key no Validate, touch or UpdateData can bring it back.
+//
+// # Per-user index and cluster safety
+//
+// Each user has a sorted set KeyPrefix + "u:" + uid whose members are
+// key hashes scored by absolute expiry; it carries a TTL of at least its
+// latest member's expiry and is pruned (ZREMRANGEBYSCORE of expired
+// scores) on every write. The session key and the index key live in
+// different hash slots, so no script ever touches both: every script
+// touches exactly ONE key and works unchanged on Redis Cluster. The
+// invariant that makes this safe is:
+//
+//	the index is a SUPERSET of the user's live sessions.
+//
+// Create writes the index entry first, then the session; Destroy deletes
+// the session first, then the index entry. Readers of the index (List,
+// DestroyAll, the per-user cap, GC) tolerate entries whose session is
+// gone and prune them — but only entries older than createGrace, since a
+// younger one may belong to a Create that has written its index entry
+// and not yet its session (Create itself gives up, leaving only a stale
+// entry, if more than createGrace passed between its two writes).
+// An entry's creation time is read back as score − AbsoluteTimeout.
+//
+// The per-user cap (default 10) is enforced after the new session is
+// written: the oldest live sessions beyond the cap are destroyed. Under
+// concurrent logins of one user the cap is best effort (it may briefly
+// be exceeded, never undercut below the newest session).
+//
+// # Errors
+//
+// The sentinel errors (ErrMalformedID, ErrNotFound, ErrExpired, ...) are
+// tested with errors.Is. Any failure of Redis (down, timeout, context
+// deadline) is wrapped with ErrBackend; callers must fail closed on it
+// (HTTP 503), never treat the session as valid.
+package session
