@@ -1,0 +1,280 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sessionbench/sessionbench/reference/auth"
+	"github.com/sessionbench/sessionbench/reference/httpapi"
+)
+
+// envPrefix prefixes the environment equivalent of every flag:
+// --redis-url <-> SESSIOND_REDIS_URL. A flag given on the command line
+// wins over the environment.
+const envPrefix = "SESSIOND_"
+
+// sealingKeysEnv holds the sealing key set itself (not a file name), so
+// that secrets never appear on a command line.
+const sealingKeysEnv = "SESSIOND_SEALING_KEYS"
+
+// redisConfig is what both `serve` and `gc` need to reach Redis and build
+// the store.
+type redisConfig struct {
+	URL             string
+	CAFile          string
+	PasswordFile    string
+	Cluster         string
+	PoolSize        int
+	RequestTimeout  time.Duration
+	KeyPrefix       string
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	TouchThreshold  time.Duration
+	MaxSessions     int
+	MaxDataBytes    int
+	SealingKeysFile string
+	LogLevel        string
+}
+
+// serveConfig is the configuration of `sessiond serve`.
+type serveConfig struct {
+	redisConfig
+	Listen            string
+	ReadyFile         string
+	Auth              string
+	FirebaseProject   string
+	AuthPublicKey     string
+	FirebaseCredsFile string
+	CheckRevoked      bool
+	RecentAuth        time.Duration
+	VerifyTimeout     time.Duration
+	CookieName        string
+	CookieSameSite    string
+	BindUserAgent     string
+	TrustProxy        bool
+	TrustedOrigins    stringList
+	MaxBodyBytes      int64
+	AccessLog         bool
+	TLSCert           string
+	TLSKey            string
+	ShutdownDelay     time.Duration
+	ShutdownTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	HTTPIdleTimeout   time.Duration
+	MaxHeaderBytes    int
+}
+
+// gcConfig is the configuration of `sessiond gc`.
+type gcConfig struct {
+	redisConfig
+	Interval time.Duration
+}
+
+// stringList is a repeatable flag; each value may also hold a
+// comma-separated list (the form the environment variable uses).
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+func registerRedisFlags(fs *flag.FlagSet, c *redisConfig) {
+	fs.StringVar(&c.URL, "redis-url", "redis://127.0.0.1:6379/0", "Redis `URL`: redis://[user:password@]host:port/db, or rediss:// for TLS")
+	fs.StringVar(&c.CAFile, "redis-ca-file", "", "PEM `file` of CA certificates to trust for rediss:// (default: system roots)")
+	fs.StringVar(&c.PasswordFile, "redis-password-file", "", "`file` holding the Redis password (e.g. a Secret Manager mount); overrides a password in --redis-url")
+	fs.StringVar(&c.Cluster, "redis-cluster", "", "Redis Cluster seed `addrs`, comma-separated host:port; \"url\" uses the --redis-url host (and its ?addr= params). Empty: a single Redis")
+	fs.IntVar(&c.PoolSize, "redis-pool-size", 0, "Redis connection pool size per node (default 0: go-redis's 10 x GOMAXPROCS)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "deadline of each Redis call; a slower Redis yields HTTP 503")
+	fs.StringVar(&c.KeyPrefix, "key-prefix", "sb:", "prefix of every Redis key")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 30*time.Minute, "sliding inactivity timeout of a session")
+	fs.DurationVar(&c.AbsoluteTimeout, "absolute-timeout", 24*time.Hour, "maximum session lifetime from creation")
+	fs.DurationVar(&c.TouchThreshold, "touch-threshold", 0, "validate writes a new expiry only when the idle window shrank by more than this (default 0: idle-timeout/10)")
+	fs.IntVar(&c.MaxSessions, "max-sessions-per-user", 10, "live sessions per user; the oldest are evicted (negative: no cap)")
+	fs.IntVar(&c.MaxDataBytes, "max-data-bytes", 4096, "maximum size of a session's custom JSON data")
+	fs.StringVar(&c.SealingKeysFile, "sealing-keys-file", "", "`file` of sealing keys, lines \"kid:base64key\" (32 bytes), first is primary; or put the keys themselves in "+sealingKeysEnv)
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
+	registerRedisFlags(fs, &c.redisConfig)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "listen `address` (port 0 picks a free port; see --ready-file)")
+	fs.StringVar(&c.ReadyFile, "ready-file", "", "once listening, atomically write the bound address (host:port) to this `file`")
+	fs.StringVar(&c.Auth, "auth", auth.ModeFirebase, "token verifier: firebase (production), emulator (Firebase Auth emulator, development) or local (RS256 key, benchmarks)")
+	fs.StringVar(&c.FirebaseProject, "firebase-project", "", "Firebase project `ID` (default: from FIREBASE_CONFIG, GOOGLE_CLOUD_PROJECT or GCLOUD_PROJECT)")
+	fs.StringVar(&c.AuthPublicKey, "auth-public-key", "", "PEM `file` of the RSA public key(s) for --auth=local")
+	fs.StringVar(&c.FirebaseCredsFile, "firebase-credentials-file", "", "service-account JSON `file` for --check-revoked (default: Application Default Credentials)")
+	fs.BoolVar(&c.CheckRevoked, "check-revoked", false, "on create, also check that the user's tokens were not revoked (a Firebase round trip)")
+	fs.DurationVar(&c.RecentAuth, "recent-auth", httpapi.DefaultRecentAuth, "create needs a token whose auth_time is at most this old")
+	fs.DurationVar(&c.VerifyTimeout, "verify-timeout", httpapi.DefaultVerifyTimeout, "deadline of a token verification")
+	fs.StringVar(&c.CookieName, "cookie-name", httpapi.DefaultCookieName, "session cookie name (a __Host- name forces Secure, Path=/, no Domain)")
+	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "lax", "cookie SameSite: lax, strict or none")
+	fs.StringVar(&c.BindUserAgent, "bind-user-agent", httpapi.BindDetect, "user-agent binding: off, detect (log and count) or enforce (destroy the session, 401)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client IP from the right-most X-Forwarded-For entry (only behind one trusted proxy)")
+	fs.Var(&c.TrustedOrigins, "trusted-origin", "`origin` (https://app.example.com) allowed to make cross-origin state-changing requests; repeatable")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", httpapi.DefaultMaxBodyBytes, "maximum create request body; larger gets 413")
+	fs.BoolVar(&c.AccessLog, "access-log", false, "log one line per request")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file`: serve HTTPS (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, answer /readyz 503 this long before closing the listener (lets load balancers notice)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to drain on shutdown")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "http.Server ReadHeaderTimeout")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "http.Server ReadTimeout")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 15*time.Second, "http.Server WriteTimeout")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 120*time.Second, "http.Server IdleTimeout (keep-alive)")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16<<10, "http.Server MaxHeaderBytes")
+}
+
+// envName is the environment variable of a flag: SESSIOND_ + upper case,
+// dashes to underscores.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags parses args, then fills every flag not given on the command
+// line from its SESSIOND_* variable. Errors name the flag (and variable).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; all settings are flags (see -h)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		name := envName(f.Name)
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("invalid value %q in %s for flag --%s: %w", v, name, f.Name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// check validates the Redis and store settings.
+func (c *redisConfig) check() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("--redis-url is empty; use e.g. redis://127.0.0.1:6379/0"))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout %s must be positive, e.g. 500ms", c.RequestTimeout))
+	}
+	if c.PoolSize < 0 {
+		errs = append(errs, fmt.Errorf("--redis-pool-size %d must be >= 0 (0 = go-redis default)", c.PoolSize))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--idle-timeout %s must be positive, e.g. 30m", c.IdleTimeout))
+	}
+	if c.AbsoluteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--absolute-timeout %s must be positive, e.g. 24h", c.AbsoluteTimeout))
+	}
+	if c.AbsoluteTimeout > 0 && c.IdleTimeout > c.AbsoluteTimeout {
+		errs = append(errs, fmt.Errorf("--idle-timeout %s exceeds --absolute-timeout %s; lower the idle timeout", c.IdleTimeout, c.AbsoluteTimeout))
+	}
+	if c.TouchThreshold < 0 || (c.IdleTimeout > 0 && c.TouchThreshold >= c.IdleTimeout) {
+		errs = append(errs, fmt.Errorf("--touch-threshold %s must be >= 0 and below --idle-timeout %s", c.TouchThreshold, c.IdleTimeout))
+	}
+	if c.MaxDataBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--max-data-bytes %d must be positive, e.g. 4096", c.MaxDataBytes))
+	}
+	if c.MaxSessions == 0 {
+		errs = append(errs, errors.New("--max-sessions-per-user 0 would refuse every session; use a positive cap or -1 for none"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// check validates the serve settings.
+func (c *serveConfig) check() error {
+	errs := []error{c.redisConfig.check()}
+	switch c.Auth {
+	case auth.ModeFirebase, auth.ModeEmulator:
+	case auth.ModeLocal:
+		if c.AuthPublicKey == "" {
+			errs = append(errs, errors.New("--auth=local needs --auth-public-key FILE (PEM RSA public key matching the token signer)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--auth %q is not one of firebase, emulator, local", c.Auth))
+	}
+	if _, err := httpapi.ParseSameSite(c.CookieSameSite); err != nil {
+		errs = append(errs, fmt.Errorf("--cookie-samesite: %w", err))
+	}
+	switch c.BindUserAgent {
+	case httpapi.BindOff, httpapi.BindDetect, httpapi.BindEnforce:
+	default:
+		errs = append(errs, fmt.Errorf("--bind-user-agent %q is not one of off, detect, enforce", c.BindUserAgent))
+	}
+	if c.RecentAuth <= 0 {
+		errs = append(errs, fmt.Errorf("--recent-auth %s must be positive, e.g. 5m", c.RecentAuth))
+	}
+	if c.VerifyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--verify-timeout %s must be positive, e.g. 5s", c.VerifyTimeout))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--max-body-bytes %d must be positive", c.MaxBodyBytes))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together; give both or neither"))
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-delay %s must be >= 0 and --shutdown-timeout %s positive", c.ShutdownDelay, c.ShutdownTimeout))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-header-timeout", c.ReadHeaderTimeout}, {"read-timeout", c.ReadTimeout}, {"write-timeout", c.WriteTimeout}, {"http-idle-timeout", c.HTTPIdleTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s %s must be positive", d.name, d.v))
+		}
+	}
+	if c.MaxHeaderBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--max-header-bytes %d must be positive", c.MaxHeaderBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// newFlagSet returns a FlagSet that reports errors instead of exiting and
+// documents the environment variables in -h.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s\n\nEvery flag may also be set by its environment variable: --redis-url <-> %sREDIS_URL\n(upper case, dashes to underscores); the command line wins. %s holds sealing keys directly.\n\nflags:\n", synopsis, envPrefix, sealingKeysEnv)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// readSecretFile reads a one-line secret (a Secret Manager mount), without
+// its trailing newline.
+func readSecretFile(flagName, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--%s: %w", flagName, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}

@@ -1,0 +1,137 @@
+// Command sessiond is the reference session server: it exchanges Firebase
+// ID tokens for server-side sessions kept in Redis, held by the browser in
+// a hardened cookie.
+//
+// Usage:
+//
+//	sessiond [serve] [flags]   serve the HTTP API (default)
+//	sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+//	sessiond version           print the version
+//
+// Every flag has an environment equivalent (--redis-url <->
+// SESSIOND_REDIS_URL); the command line wins. Exit codes: 0 ok, 1 runtime
+// failure, 2 usage or configuration error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at link time: -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program, testable: ctx cancellation is SIGTERM/SIGINT,
+// getenv the environment. It returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, getenv, stderr)
+	case "gc":
+		return runGC(ctx, args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "sessiond %s\n", version)
+		return exitOK
+	case "help":
+		fmt.Fprint(stdout, "usage: sessiond [serve|gc|version] [flags]; sessiond serve -h or sessiond gc -h for the flags\n")
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "sessiond: unknown command %q; use serve, gc or version\n", cmd)
+		return exitUsage
+	}
+}
+
+// usageExit maps a flag-parsing error to an exit code: -h is success.
+func usageExit(stderr io.Writer, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "sessiond: %v\n", err)
+	return exitUsage
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	l, _ := parseLevel(level)
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// runGC runs store.GC once (or every --interval until stopped) and prints
+// each report as one JSON line on stdout.
+func runGC(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var c gcConfig
+	fs := newFlagSet("sessiond gc", "sessiond gc [flags]", stderr)
+	registerRedisFlags(fs, &c.redisConfig)
+	fs.DurationVar(&c.Interval, "interval", 0, "repeat every `interval` until stopped (default 0: run once)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return usageExit(stderr, err)
+	}
+	if err := c.check(); err != nil {
+		return usageExit(stderr, err)
+	}
+	if c.Interval < 0 {
+		return usageExit(stderr, fmt.Errorf("--interval %s must be >= 0", c.Interval))
+	}
+	log := newLogger(stderr, c.LogLevel)
+	rdb, err := newRedis(&c.redisConfig)
+	if err != nil {
+		return usageExit(stderr, err)
+	}
+	defer rdb.Close()
+	st, err := newStore(&c.redisConfig, rdb, getenv, log)
+	if err != nil {
+		return usageExit(stderr, err)
+	}
+	for {
+		rep, err := st.GC(ctx)
+		if err != nil {
+			log.Error("gc failed", "err", err)
+			if c.Interval == 0 {
+				return exitFailure
+			}
+		} else if err := writeJSONLine(stdout, rep); err != nil {
+			log.Error("writing gc report", "err", err)
+			return exitFailure
+		}
+		if c.Interval == 0 {
+			return exitOK
+		}
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-timeAfter(c.Interval):
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sessionbench/sessionbench/reference/auth"
+	"github.com/sessionbench/sessionbench/reference/httpapi"
+)
+
+// runServe serves the HTTP API until ctx is cancelled, then shuts down
+// gracefully: /readyz fails first, after --shutdown-delay the listener
+// closes and in-flight requests drain, then the Redis client closes.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	var c serveConfig
+	fs := newFlagSet("sessiond serve", "sessiond [serve] [flags]", stderr)
+	registerServeFlags(fs, &c)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return usageExit(stderr, err)
+	}
+	if err := c.check(); err != nil {
+		return usageExit(stderr, err)
+	}
+	if err := auth.CheckEmulatorGuard(c.Auth, getenv(auth.EmulatorHostEnv)); err != nil {
+		return usageExit(stderr, err)
+	}
+	if c.FirebaseProject == "" {
+		c.FirebaseProject = auth.ProjectFromEnv(getenv)
+	}
+	if c.FirebaseProject == "" {
+		return usageExit(stderr, errors.New("--firebase-project is required (or set GOOGLE_CLOUD_PROJECT / FIREBASE_CONFIG): tokens are checked against the project ID"))
+	}
+	log := newLogger(stderr, c.LogLevel)
+	if w := auth.Warning(c.Auth); w != "" {
+		log.Warn(w, "auth", c.Auth)
+	}
+
+	verifier, err := newVerifier(ctx, &c, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "sessiond: %v\n", err)
+		if errors.Is(err, errConfig) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	rdb, err := newRedis(&c.redisConfig)
+	if err != nil {
+		return usageExit(stderr, err)
+	}
+	defer func() {
+		if err := rdb.Close(); err != nil {
+			log.Warn("closing redis client", "err", err)
+		}
+	}()
+	st, err := newStore(&c.redisConfig, rdb, getenv, log)
+	if err != nil {
+		return usageExit(stderr, err)
+	}
+	sameSite, _ := httpapi.ParseSameSite(c.CookieSameSite)
+	api, err := httpapi.New(httpapi.Config{
+		Store:          st,
+		Verifier:       verifier,
+		Logger:         log,
+		CookieName:     c.CookieName,
+		CookieSameSite: sameSite,
+		RecentAuth:     c.RecentAuth,
+		CheckRevoked:   c.CheckRevoked,
+		RequestTimeout: c.RequestTimeout,
+		VerifyTimeout:  c.VerifyTimeout,
+		MaxBodyBytes:   c.MaxBodyBytes,
+		BindUserAgent:  c.BindUserAgent,
+		TrustProxy:     c.TrustProxy,
+		TrustedOrigins: c.TrustedOrigins,
+		AccessLog:      c.AccessLog,
+		PoolStats:      rdb.PoolStats,
+		Version:        version,
+	})
+	if err != nil {
+		return usageExit(stderr, err)
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
+	if err := st.Ping(pctx); err != nil {
+		log.Warn("redis not reachable yet; /readyz answers 503 until it is", "redis", redactURL(c.URL), "err", err)
+	}
+	cancel()
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		log.Error("cannot listen", "listen", c.Listen, "err", err)
+		return exitFailure
+	}
+	addr := ln.Addr().String()
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.HTTPIdleTimeout,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if c.TLSCert != "" {
+			serveErr <- srv.ServeTLS(ln, c.TLSCert, c.TLSKey)
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	log.Info("listening", "addr", addr, "auth", verifier.Mode(), "tls", c.TLSCert != "", "redis", redactURL(c.URL), "version", version)
+	if c.ReadyFile != "" {
+		if err := writeFileAtomic(c.ReadyFile, []byte(addr)); err != nil {
+			log.Error("writing --ready-file", "err", err)
+			_ = srv.Close()
+			return exitFailure
+		}
+	}
+
+	select {
+	case err := <-serveErr:
+		log.Error("server failed", "err", err)
+		return exitFailure
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: readiness off", "shutdown_delay", c.ShutdownDelay.String())
+	api.BeginShutdown()
+	if c.ShutdownDelay > 0 {
+		t := time.NewTimer(c.ShutdownDelay)
+		<-t.C
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("graceful shutdown incomplete; closing remaining connections", "err", err)
+		_ = srv.Close()
+		return exitFailure
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("server failed", "err", err)
+		return exitFailure
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// errConfig marks verifier errors caused by configuration (exit 2).
+var errConfig = errors.New("configuration error")
+
+// newVerifier builds the token verifier for --auth.
+func newVerifier(ctx context.Context, c *serveConfig, getenv func(string) string) (auth.Verifier, error) {
+	switch c.Auth {
+	case auth.ModeFirebase:
+		v, err := auth.NewFirebase(ctx, auth.FirebaseConfig{
+			ProjectID:       c.FirebaseProject,
+			EmulatorHost:    getenv(auth.EmulatorHostEnv),
+			CredentialsFile: c.FirebaseCredsFile,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--auth=firebase: %w", err)
+		}
+		return v, nil
+	case auth.ModeEmulator:
+		v, err := auth.NewEmulator(ctx, auth.EmulatorConfig{
+			ProjectID:    c.FirebaseProject,
+			EmulatorHost: getenv(auth.EmulatorHostEnv),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--auth=emulator: %w", err)
+		}
+		return v, nil
+	case auth.ModeLocal:
+		pem, err := os.ReadFile(c.AuthPublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("--auth-public-key: %w: %w", errConfig, err)
+		}
+		v, err := auth.NewLocal(auth.LocalConfig{ProjectID: c.FirebaseProject, PublicKeyPEM: pem})
+		if err != nil {
+			return nil, fmt.Errorf("--auth=local --auth-public-key %s: %w: %w", c.AuthPublicKey, errConfig, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("--auth %q: %w", c.Auth, errConfig)
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it, so a reader polling path never sees a partial address.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("ready file: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("ready file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("ready file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("ready file: %w", err)
+	}
+	return nil
+}
+
+func writeJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
+func timeAfter(d time.Duration) <-chan time.Time { return time.After(d) }
