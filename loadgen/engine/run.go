@@ -2,8 +2,97 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionbench/sessionbench/loadgen/driver"
+	"github.com/sessionbench/sessionbench/loadgen/pacer"
+	"github.com/sessionbench/sessionbench/loadgen/pool"
+	"github.com/sessionbench/sessionbench/loadgen/recorder"
+	"github.com/sessionbench/sessionbench/loadgen/scenario"
 )
+
+// Reasons for replacing a scheduled operation, in Report.Skipped.
+const SkippedEmptyPool = "skipped_empty_pool"
+
+// spinWindow is how close to an intended time the dispatcher stops
+// sleeping and spins (yielding): Go timers overshoot by tens of µs, a
+// short spin keeps dispatch precise without burning a core.
+const spinWindow = 50 * time.Microsecond
+
+func (c *Config) defaults() error {
+	if c.Scenario == nil || c.Driver == nil || c.Tokens == nil {
+		return errors.New("engine: Config needs Scenario, Driver and Tokens")
+	}
+	if c.Tokens.Users() < 1 {
+		return errors.New("engine: token source has no users")
+	}
+	if c.MaxLag <= 0 {
+		c.MaxLag = DefaultMaxLag
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = DefaultOpTimeout
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.PrefillWorkers <= 0 {
+		c.PrefillWorkers = DefaultPrefillWorkers
+	}
+	if c.CPUSaturation == 0 {
+		c.CPUSaturation = DefaultCPUSaturation
+	}
+	if c.Seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		c.Seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	return nil
+}
+
+// run is the state of one Run.
+type run struct {
+	cfg   Config
+	sc    *scenario.Scenario
+	rec   *recorder.Recorder
+	pool  *pool.Pool
+	data  json.RawMessage
+	t0    time.Time     // timeline start (monotonic)
+	warm  time.Duration // recorded ops are intended at or after warm
+	opCtx context.Context
+
+	inflight atomic.Int64
+	wg       sync.WaitGroup
+
+	mu      sync.Mutex
+	invalid []string
+	skipped map[string]uint64
+	maxLag  time.Duration
+}
+
+func (r *run) markInvalid(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.invalid {
+		if strings.SplitN(x, ":", 2)[0] == strings.SplitN(reason, ":", 2)[0] {
+			return // one reason per kind is enough
+		}
+	}
+	r.invalid = append(r.invalid, reason)
+}
 
 // Run runs cfg.Scenario: prefill, warmup (not recorded), measured phase,
 // drain. Cancelling ctx stops the schedule, drains in-flight operations
@@ -11,7 +100,409 @@ import (
 // Partial set and a nil error. An error is returned only when the run
 // could not start (bad config, prefill failed entirely).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	_ = ctx
-	_ = cfg
-	return nil, errors.New("engine: not implemented yet")
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	sc := cfg.Scenario
+	sched, err := pacer.FromScenario(sc)
+	if err != nil {
+		return nil, fmt.Errorf("engine: schedule: %w", err)
+	}
+	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelOps()
+	r := &run{
+		cfg: cfg, sc: sc, rec: recorder.New(), pool: pool.New(), opCtx: opCtx,
+		warm: sc.Warmup, skipped: map[string]uint64{},
+		data: sessionData(sc.Session.DataBytes),
+	}
+	rep := &Report{Scenario: sc, Seed: cfg.Seed}
+	rep.RSSStart, _ = readRSS()
+
+	if cfg.Progress != nil {
+		cfg.Progress(Progress{Phase: PhasePrefill, Total: sched.End()})
+	}
+	n, err := r.prefill(ctx)
+	rep.Prefilled = n
+	if err != nil {
+		return nil, err
+	}
+
+	r.t0 = time.Now()
+	rep.StartedAt = r.t0.Add(sc.Warmup)
+	tickDone := make(chan struct{})
+	tickStop := make(chan struct{})
+	var logErr error
+	go func() {
+		defer close(tickDone)
+		logErr = r.ticker(tickStop, sched)
+	}()
+
+	cancelled := r.dispatch(ctx, sched)
+	end := time.Since(r.t0)
+
+	// Drain in-flight operations with a deadline.
+	if cfg.Progress != nil {
+		cfg.Progress(Progress{Phase: PhaseDrain, Elapsed: end, Total: sched.End()})
+	}
+	drained := make(chan struct{})
+	go func() { r.wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(cfg.DrainTimeout):
+		left := r.inflight.Load()
+		cancelOps() // abandoned operations finish as timeouts
+		r.markInvalid(fmt.Sprintf("drain: %d operations still in flight %v after the schedule ended", left, cfg.DrainTimeout))
+		select {
+		case <-drained:
+		case <-time.After(time.Second):
+		}
+	}
+	close(tickStop)
+	<-tickDone
+
+	measured := end - sc.Warmup
+	if measured < 0 {
+		measured = 0
+	}
+	rep.Duration = measured
+	rep.Partial = cancelled
+	rep.Stats = r.rec.Snapshot()
+	count, _ := rep.Stats.Totals()
+	if measured > 0 {
+		rep.AchievedRate = float64(count) / measured.Seconds()
+		// Ops intended in the measured part of the timeline actually run.
+		rep.TargetRate = (sched.Ops(end) - sched.Ops(sc.Warmup)) / measured.Seconds()
+	}
+	r.mu.Lock()
+	rep.MaxLag = r.maxLag
+	rep.InvalidReasons = append([]string(nil), r.invalid...)
+	rep.Skipped = r.skipped
+	r.mu.Unlock()
+	if logErr != nil {
+		rep.InvalidReasons = append(rep.InvalidReasons, "interval log: "+logErr.Error())
+	}
+	rep.Valid = len(rep.InvalidReasons) == 0
+	rep.SessionsLiveEnd = r.pool.Len()
+	rep.RSSEnd, rep.RSSMax = readRSS()
+	return rep, nil
+}
+
+// sessionData is the custom data sent with each create: a JSON object
+// whose encoding is n bytes (at least the 10 of {"d":""}).
+func sessionData(n int) json.RawMessage {
+	const frame = len(`{"d":""}`)
+	pad := n - frame
+	if pad < 0 {
+		pad = 0
+	}
+	return json.RawMessage(`{"d":"` + strings.Repeat("x", pad) + `"}`)
+}
+
+// prefill creates sc.Population.Prefill sessions at bounded concurrency,
+// unrecorded. It fails only if every create failed.
+func (r *run) prefill(ctx context.Context) (int, error) {
+	total := r.sc.Population.Prefill
+	if total == 0 {
+		return 0, nil
+	}
+	var next, ok atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	workers := min(r.cfg.PrefillWorkers, total)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= total {
+					return
+				}
+				tok, err := r.cfg.Tokens.Token(ctx, i%r.cfg.Tokens.Users())
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					continue
+				}
+				octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+				s, res := r.cfg.Driver.Create(octx, tok, r.data)
+				cancel()
+				if res.Class != driver.OK {
+					e := fmt.Errorf("%s (status %d): %v", res.Class, res.Status, res.Err)
+					firstErr.CompareAndSwap(nil, &e)
+					continue
+				}
+				r.pool.Add(s)
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() == 0 && ctx.Err() == nil {
+		err := errors.New("unknown error")
+		if p := firstErr.Load(); p != nil {
+			err = *p
+		}
+		return 0, fmt.Errorf("engine: prefill: all %d creates failed, first: %w", total, err)
+	}
+	return int(ok.Load()), nil
+}
+
+// sleepUntil waits until deadline (hybrid: timer, then a short yielding
+// spin); false if ctx ended first.
+func sleepUntil(ctx context.Context, deadline time.Time, timer *time.Timer) bool {
+	if d := time.Until(deadline) - spinWindow; d > 0 {
+		timer.Reset(d)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+		}
+	}
+	for time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	return ctx.Err() == nil
+}
+
+// dispatch runs the schedule; it returns true when ctx cut it short.
+func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
+	sc := r.sc
+	rng := mrand.New(mrand.NewPCG(r.cfg.Seed, r.cfg.Seed*0x9e3779b97f4a7c15))
+	var pk *pool.Picker
+	if sc.Population.Pick == scenario.PickZipf {
+		pk = pool.NewZipf(r.cfg.Seed+1, sc.Population.ZipfS)
+	} else {
+		pk = pool.NewUniform(r.cfg.Seed + 1)
+	}
+	mixTotal := sc.Mix.Create + sc.Mix.Validate + sc.Mix.Destroy
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	maxLag := r.cfg.MaxLag
+	for i := uint64(0); ; i++ {
+		off, ok := sched.At(i)
+		if !ok {
+			return false
+		}
+		intended := r.t0.Add(off)
+		if !sleepUntil(ctx, intended, timer) {
+			return true
+		}
+		lag := time.Since(intended)
+		r.rec.RecordLag(lag)
+		r.mu.Lock()
+		if lag > r.maxLag {
+			r.maxLag = lag
+		}
+		r.mu.Unlock()
+		if lag > maxLag {
+			r.markInvalid(fmt.Sprintf("schedule lag: %v > %v bound at t=%v: generator could not keep up",
+				lag.Round(time.Millisecond), maxLag, off.Round(time.Second)))
+		}
+		if n := r.inflight.Load(); n >= int64(r.cfg.MaxInFlight) {
+			r.markInvalid(fmt.Sprintf("in-flight limit: %d operations in flight at t=%v: target or generator could not keep up",
+				n, off.Round(time.Second)))
+			for r.inflight.Load() >= int64(r.cfg.MaxInFlight) {
+				if ctx.Err() != nil {
+					return true
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+
+		// Choose the operation.
+		var op recorder.Op
+		u := rng.Float64() * 100
+		switch {
+		case u < sc.Invalid.BadToken:
+			op = recorder.BadToken
+		case u < sc.Invalid.BadToken+sc.Invalid.UnknownSession:
+			op = recorder.UnknownSession
+		default:
+			w := rng.Float64() * mixTotal
+			switch {
+			case w < sc.Mix.Create:
+				op = recorder.Create
+			case w < sc.Mix.Create+sc.Mix.Validate:
+				op = recorder.Validate
+			default:
+				op = recorder.Destroy
+			}
+		}
+		var e pool.Entry
+		switch op {
+		case recorder.Validate, recorder.Destroy:
+			var got bool
+			if op == recorder.Validate {
+				e, got = r.pool.Pick(pk)
+			} else {
+				e, got = r.pool.Take(pk)
+			}
+			if !got {
+				if off >= r.warm {
+					r.mu.Lock()
+					r.skipped[SkippedEmptyPool]++
+					r.mu.Unlock()
+				}
+				op = recorder.Create
+			}
+		case recorder.UnknownSession:
+			e = pool.Entry{Session: driver.Session{Credential: randomCredential(rng)}}
+		}
+		user := int(rng.Uint64N(uint64(r.cfg.Tokens.Users())))
+		r.inflight.Add(1)
+		r.wg.Add(1)
+		go r.do(op, e, user, off)
+	}
+}
+
+// randomCredential is a fresh well-formed (43-char base64url, like a
+// 32-byte session ID) but unknown credential.
+func randomCredential(rng *mrand.Rand) string {
+	var b [32]byte
+	for i := 0; i < len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rng.Uint64())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// corrupt breaks an ID token's signature while keeping its shape.
+func corrupt(tok string) string {
+	if tok == "" {
+		return "x"
+	}
+	b := []byte(tok)
+	i := len(b) - 2
+	if i < 0 {
+		i = 0
+	}
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+// do performs one operation intended at off and records it.
+func (r *run) do(op recorder.Op, e pool.Entry, user int, off time.Duration) {
+	defer r.wg.Done()
+	defer r.inflight.Add(-1)
+	ctx, cancel := context.WithTimeout(r.opCtx, r.cfg.OpTimeout)
+	defer cancel()
+	s := recorder.Sample{Intended: off}
+	var res driver.Result
+	switch op {
+	case recorder.Create, recorder.BadToken:
+		tok, err := r.cfg.Tokens.Token(ctx, user)
+		if err != nil {
+			s.Sent = time.Since(r.t0)
+			res = driver.Result{Class: driver.Other, Err: fmt.Errorf("token: %w", err)}
+			break
+		}
+		if op == recorder.BadToken {
+			tok = corrupt(tok)
+		}
+		s.Sent = time.Since(r.t0)
+		var sess driver.Session
+		sess, res = r.cfg.Driver.Create(ctx, tok, r.data)
+		if op == recorder.Create && res.Class == driver.OK {
+			r.pool.Add(sess)
+		}
+	case recorder.Validate, recorder.UnknownSession:
+		s.Sent = time.Since(r.t0)
+		res = r.cfg.Driver.Validate(ctx, e.Session)
+	case recorder.Destroy:
+		s.Sent = time.Since(r.t0)
+		res = r.cfg.Driver.Destroy(ctx, e.Session)
+	}
+	s.Done = time.Since(r.t0)
+	switch {
+	case op == recorder.BadToken || op == recorder.UnknownSession:
+		switch res.Class {
+		case driver.Rejected:
+			s.Expected = op.String()
+		case driver.OK:
+			s.Err = recorder.ClassAcceptedInvalid
+		default:
+			s.Err = res.Class
+		}
+	case res.Class == driver.OK:
+	case res.Class == driver.Rejected && op == recorder.Validate && !r.pool.Live(e.ID):
+		s.Expected = recorder.ReasonRacedDestroy
+	default:
+		s.Err = res.Class
+		if s.Err == "" {
+			s.Err = driver.Other
+		}
+	}
+	if off >= r.warm {
+		r.rec.Record(op, s)
+	}
+}
+
+// ticker runs once a second: closes hlog intervals, checks generator CPU
+// saturation and reports progress. It returns the first log write error.
+func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
+	var lw *recorder.LogWriter
+	var logErr error
+	measureStart := r.t0.Add(r.warm)
+	lastTick := measureStart
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	cpu0, wall0 := cpuTime(), time.Now()
+	saturated := 0
+	procs := runtime.GOMAXPROCS(0)
+	scratch := recorder.NewHistogram()
+	closeInterval := func(now time.Time, final bool) {
+		// The first interval starts at the measured phase; skip a tick
+		// that would close a sliver of an interval.
+		if now.Before(measureStart) || (!final && now.Sub(lastTick) < 500*time.Millisecond) {
+			return
+		}
+		if lw == nil && r.cfg.IntervalLog != nil && logErr == nil {
+			lw, logErr = recorder.NewLogWriter(r.cfg.IntervalLog, measureStart)
+		}
+		hs := r.rec.Tick(lastTick.UnixMilli(), now.UnixMilli())
+		lastTick = now
+		if lw != nil && logErr == nil {
+			logErr = lw.Write(hs)
+		}
+	}
+	for {
+		select {
+		case <-stop:
+			closeInterval(time.Now(), true)
+			return logErr
+		case now := <-t.C:
+			closeInterval(now, false)
+			if r.cfg.CPUSaturation > 0 {
+				cpu := cpuTime()
+				share := float64(cpu-cpu0) / (float64(now.Sub(wall0)) * float64(procs))
+				cpu0, wall0 = cpu, now
+				if share > r.cfg.CPUSaturation {
+					saturated++
+				} else {
+					saturated = 0
+				}
+				if saturated >= SaturationWindow {
+					r.markInvalid(fmt.Sprintf("generator CPU: loadgen used %.0f%% of %d CPUs for %d s at t=%v: generator saturated (an in-process embedded Redis shares this CPU)",
+						share*100, procs, SaturationWindow, now.Sub(r.t0).Round(time.Second)))
+				}
+			}
+			if r.cfg.Progress != nil {
+				el := now.Sub(r.t0)
+				p := Progress{Phase: PhaseWarmup, Elapsed: el, Total: sched.End()}
+				if el >= r.warm {
+					p.Phase = PhaseMeasure
+					p.Done, p.Errors = r.rec.Counts()
+					if m := el - r.warm; m > 0 {
+						p.AchievedRate = float64(p.Done) / m.Seconds()
+					}
+					r.rec.MergeCorrected(scratch, recorder.Create, recorder.Validate, recorder.Destroy)
+					p.P99 = time.Duration(scratch.ValueAtQuantile(99)) * time.Microsecond
+				}
+				r.cfg.Progress(p)
+			}
+		}
+	}
 }

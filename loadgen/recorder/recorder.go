@@ -277,3 +277,28 @@ type ClassCount struct {
 	Class driver.Class
 	Count uint64
 }
+
+// MergeCorrected resets dst and merges into it the corrected latencies of
+// ops recorded so far (for a running p99 without copying every histogram).
+func (r *Recorder) MergeCorrected(dst *hdrhistogram.Histogram, ops ...Op) {
+	dst.Reset()
+	for _, op := range ops {
+		o := &r.ops[op]
+		o.mu.Lock()
+		dst.Merge(o.corrected)
+		dst.Merge(o.interval)
+		o.mu.Unlock()
+	}
+}
+
+// Counts returns recorded operations and errors over all kinds, cheaply.
+func (r *Recorder) Counts() (count, errors uint64) {
+	for i := range r.ops {
+		o := &r.ops[i]
+		o.mu.Lock()
+		count += o.count
+		errors += o.errors
+		o.mu.Unlock()
+	}
+	return count, errors
+}

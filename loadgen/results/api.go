@@ -1,38 +1,289 @@
 package results
 
 import (
-	"errors"
+	"bufio"
+	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/sessionbench/sessionbench/loadgen/engine"
+	"github.com/sessionbench/sessionbench/loadgen/recorder"
+	"github.com/sessionbench/sessionbench/loadgen/scenario"
 )
+
+// latency converts a microsecond histogram to millisecond statistics.
+func latency(h *hdrhistogram.Histogram) Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return Latency{}
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return Latency{
+		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P99: ms(h.ValueAtQuantile(99)),
+		P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()), Mean: h.Mean() / 1000,
+	}
+}
 
 // New builds the summary of rep, evaluating the scenario's SLO. t and env
 // come from the caller (the CLI knows the target; CollectEnv the env).
 // The CLI may fill Memory's target fields afterwards.
 func New(rep *engine.Report, t Target, env Env) *Summary {
-	_, _, _ = rep, t, env
-	return &Summary{Schema: Schema}
+	s := &Summary{
+		Schema: Schema, Scenario: rep.Scenario.Name, StartedAt: rep.StartedAt.UTC(),
+		DurationS: rep.Duration.Seconds(), Partial: rep.Partial, Target: t, Env: env, Seed: rep.Seed,
+		Load: Load{
+			TargetRate: rep.TargetRate, AchievedRate: rep.AchievedRate,
+			MaxLagMs: float64(rep.MaxLag) / float64(time.Millisecond), Valid: rep.Valid,
+			InvalidReasons: append([]string{}, rep.InvalidReasons...),
+		},
+		Ops:    map[string]OpSummary{},
+		Errors: Errors{ByClass: map[string]uint64{}},
+		Memory: Memory{
+			LoadgenRSSStartBytes: rep.RSSStart, LoadgenRSSEndBytes: rep.RSSEnd, LoadgenRSSMaxBytes: rep.RSSMax,
+			SessionsLiveEnd: uint64(rep.SessionsLiveEnd),
+		},
+	}
+	if len(rep.Skipped) > 0 {
+		s.Skipped = map[string]uint64{}
+		for k, v := range rep.Skipped {
+			s.Skipped[k] = v
+		}
+	}
+	for _, st := range rep.Stats.Ops {
+		o := OpSummary{
+			Count: st.Count, Errors: st.Errors, ExpectedRejections: st.ExpectedRejections,
+			LatencyMs: latency(st.Corrected), UncorrectedLatencyMs: latency(st.Uncorrected), Clamped: st.Clamped,
+		}
+		if rep.Duration > 0 {
+			o.Rate = float64(st.Count) / rep.Duration.Seconds()
+		}
+		if len(st.ExpectedByReason) > 0 {
+			o.ExpectedByReason = map[string]uint64{}
+			for k, v := range st.ExpectedByReason {
+				o.ExpectedByReason[k] = v
+			}
+		}
+		for k, v := range st.ErrorsByClass {
+			s.Errors.ByClass[string(k)] += v
+		}
+		switch st.Op {
+		case recorder.Create, recorder.Validate, recorder.Destroy:
+			s.Ops[st.Op.String()] = o
+		default:
+			if st.Count > 0 {
+				if s.InvalidOps == nil {
+					s.InvalidOps = map[string]OpSummary{}
+				}
+				s.InvalidOps[st.Op.String()] = o
+			}
+		}
+	}
+	s.SLO = Evaluate(rep.Scenario.SLO, s)
+	return s
+}
+
+// ErrorRate is errors over all recorded operations excluding expected
+// rejections (0 when nothing ran).
+func (s *Summary) ErrorRate() float64 {
+	var n, e uint64
+	for _, m := range []map[string]OpSummary{s.Ops, s.InvalidOps} {
+		for _, o := range m {
+			n += o.Count - o.ExpectedRejections
+			e += o.Errors
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(e) / float64(n)
+}
+
+// Evaluate checks each SLO term against s. A latency term on an operation
+// that never ran fails (there is no evidence it holds).
+func Evaluate(terms []scenario.SLOTerm, s *Summary) SLOResult {
+	res := SLOResult{Passed: true, Terms: map[string]SLOTerm{}}
+	for _, t := range terms {
+		var out SLOTerm
+		if t.IsErrorRate() {
+			th, ob := t.ErrorRate, s.ErrorRate()
+			out = SLOTerm{Threshold: &th, Observed: &ob, Passed: ob <= th}
+		} else {
+			o, ran := s.Ops[t.Op]
+			l := o.LatencyMs
+			ob := map[string]float64{scenario.StatP50: l.P50, scenario.StatP90: l.P90, scenario.StatP99: l.P99,
+				scenario.StatP999: l.P999, scenario.StatMax: l.Max, scenario.StatMean: l.Mean}[t.Stat]
+			th := float64(t.Latency) / float64(time.Millisecond)
+			out = SLOTerm{ThresholdMs: &th, ObservedMs: &ob, Passed: ran && o.Count > 0 && ob <= th}
+		}
+		res.Terms[t.Key] = out
+		res.Passed = res.Passed && out.Passed
+	}
+	return res
 }
 
 // Write writes summary.json into dir (created if needed) atomically: a
 // temporary file renamed into place, so a reader never sees half a file.
 func (s *Summary) Write(dir string) error {
-	_ = dir
-	return errors.New("results: not implemented yet")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results dir: %w", err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode summary: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".summary-*.json")
+	if err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write summary: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, SummaryFile)); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
 }
 
 // WriteTable writes the human summary: per operation count, rate, p50 /
 // p90 / p99 / p99.9 / max (ms), errors, expected rejections, then the
 // validity and SLO lines.
-func (s *Summary) WriteTable(w io.Writer) { _ = w }
+func (s *Summary) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\tcount\trate/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\terrors\texpected 401\t")
+	row := func(name string, o OpSummary) {
+		l := o.LatencyMs
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t\n",
+			name, o.Count, o.Rate, l.P50, l.P90, l.P99, l.P999, l.Max, o.Errors, o.ExpectedRejections)
+	}
+	for _, op := range []string{"create", "validate", "destroy"} {
+		row(op, s.Ops[op])
+	}
+	for _, op := range sortedKeys(s.InvalidOps) {
+		row(op, s.InvalidOps[op])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "latency corrected for coordinated omission (from intended send time); duration %.1fs, target %.1f/s, achieved %.1f/s, max lag %.1fms\n",
+		s.DurationS, s.Load.TargetRate, s.Load.AchievedRate, s.Load.MaxLagMs)
+	if len(s.Errors.ByClass) > 0 {
+		var parts []string
+		for _, k := range sortedKeys(s.Errors.ByClass) {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, s.Errors.ByClass[k]))
+		}
+		fmt.Fprintf(w, "errors: %s\n", strings.Join(parts, " "))
+	}
+	if s.Skipped[engine.SkippedEmptyPool] > 0 {
+		fmt.Fprintf(w, "skipped_empty_pool: %d validates/destroys found no live session and ran as creates\n", s.Skipped[engine.SkippedEmptyPool])
+	}
+	switch {
+	case s.Partial:
+		fmt.Fprintln(w, "run: PARTIAL (interrupted)")
+	}
+	if s.Load.Valid {
+		fmt.Fprintln(w, "validity: valid (schedule kept)")
+	} else {
+		fmt.Fprintf(w, "validity: INVALID: %s\n", strings.Join(s.Load.InvalidReasons, "; "))
+	}
+	if len(s.SLO.Terms) == 0 {
+		fmt.Fprintln(w, "slo: none")
+		return
+	}
+	var parts []string
+	for _, k := range sortedKeys(s.SLO.Terms) {
+		t := s.SLO.Terms[k]
+		mark := "ok"
+		if !t.Passed {
+			mark = "BREACH"
+		}
+		if t.ThresholdMs != nil {
+			parts = append(parts, fmt.Sprintf("%s %.3fms ≤ %gms %s", k, *t.ObservedMs, *t.ThresholdMs, mark))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %.4f%% ≤ %g%% %s", k, *t.Observed*100, *t.Threshold*100, mark))
+		}
+	}
+	verdict := "passed"
+	if !s.SLO.Passed {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "slo: %s: %s\n", verdict, strings.Join(parts, "; "))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
 
 // Read reads dir/summary.json, checking the schema.
 func Read(dir string) (*Summary, error) {
-	_ = dir
-	return nil, errors.New("results: not implemented yet")
+	b, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("read results %s: %w", dir, err)
+	}
+	if s.Schema != Schema {
+		return nil, fmt.Errorf("read results %s: schema %q, want %q", dir, s.Schema, Schema)
+	}
+	return &s, nil
 }
 
 // CollectEnv describes this process and machine; version is the loadgen
 // build version.
-func CollectEnv(version string) Env { return Env{LoadgenVersion: version} }
+func CollectEnv(version string) Env {
+	return Env{
+		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+		CPUModel: cpuModel(), GitSHA: gitSHA(), LoadgenVersion: version, OS: runtime.GOOS, Arch: runtime.GOARCH,
+	}
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// gitSHA is the build's VCS revision, else `git rev-parse HEAD` in the
+// working directory, else "".
+func gitSHA() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return s.Value
+			}
+		}
+	}
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
