@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionbench/sessionbench/loadgen/driver"
+	"github.com/sessionbench/sessionbench/loadgen/recorder"
+	"github.com/sessionbench/sessionbench/loadgen/scenario"
+)
+
+// fakeTokens hands out "tok-<user>".
+type fakeTokens struct{ users int }
+
+func (f fakeTokens) Token(_ context.Context, u int) (string, error) {
+	return fmt.Sprintf("tok-%d", u), nil
+}
+func (f fakeTokens) Users() int   { return f.users }
+func (f fakeTokens) Mode() string { return "fake" }
+
+// fakeDriver is an in-memory session service: tokens "tok-N" are valid,
+// anything else is rejected; sessions live in a map. stallOnce, if set,
+// makes the first call at or after stallAt sleep for stall. acceptAll
+// makes it accept anything (a broken target).
+type fakeDriver struct {
+	mu        sync.Mutex
+	live      map[string]bool
+	n         int
+	acceptAll bool
+
+	stallAt   time.Time
+	stall     time.Duration
+	stallOnce sync.Once
+	calls     atomic.Int64
+}
+
+func newFake() *fakeDriver { return &fakeDriver{live: map[string]bool{}} }
+
+func (f *fakeDriver) maybeStall() {
+	f.calls.Add(1)
+	if f.stall > 0 && !time.Now().Before(f.stallAt) {
+		f.stallOnce.Do(func() { time.Sleep(f.stall) })
+	}
+}
+
+func (f *fakeDriver) Create(_ context.Context, tok string, _ json.RawMessage) (driver.Session, driver.Result) {
+	f.maybeStall()
+	if !f.acceptAll && !strings.HasPrefix(tok, "tok-") || strings.Contains(tok, "A") && !f.acceptAll {
+		return driver.Session{}, driver.Result{Class: driver.Rejected, Status: 401}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	c := fmt.Sprintf("s%d", f.n)
+	f.live[c] = true
+	return driver.Session{Credential: c}, driver.Result{Class: driver.OK, Status: 200}
+}
+
+func (f *fakeDriver) Validate(_ context.Context, s driver.Session) driver.Result {
+	f.maybeStall()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.live[s.Credential] || f.acceptAll {
+		return driver.Result{Class: driver.OK, Status: 200}
+	}
+	return driver.Result{Class: driver.Rejected, Status: 401}
+}
+
+func (f *fakeDriver) Destroy(_ context.Context, s driver.Session) driver.Result {
+	f.maybeStall()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.live, s.Credential)
+	return driver.Result{Class: driver.OK, Status: 204}
+}
+
+func (f *fakeDriver) Close() error { return nil }
+
+func sc(rate scenario.Rate, d time.Duration) *scenario.Scenario {
+	return &scenario.Scenario{
+		Name: "t", Duration: d, Rate: rate,
+		Mix:        scenario.Mix{Create: 10, Validate: 85, Destroy: 5},
+		Population: scenario.Population{Users: 100, Prefill: 50, Pick: scenario.PickUniform},
+	}
+}
+
+// TestCorrectedLatencyContainsStall: the target stalls 200 ms once while
+// the schedule continues at 1000/s. With one operation in flight allowed
+// (a closed-loop-like bottleneck), ops intended during the stall are sent
+// late: their corrected latency (from the intended time) shows the stall,
+// their uncorrected latency (from the send) does not — and the run is
+// marked invalid because the in-flight bound was hit.
+func TestCorrectedLatencyContainsStall(t *testing.T) {
+	f := newFake()
+	f.stall = 200 * time.Millisecond
+	f.stallAt = time.Now().Add(300 * time.Millisecond) // after prefill, inside the run
+	s := sc(1000, 1500*time.Millisecond)
+	s.Population.Prefill = 10
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: f, Tokens: fakeTokens{100}, Seed: 1, MaxInFlight: 1, CPUSaturation: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := rep.Stats.Ops[recorder.Validate]
+	corrP99 := time.Duration(v.Corrected.ValueAtQuantile(99)) * time.Microsecond
+	uncP99 := time.Duration(v.Uncorrected.ValueAtQuantile(99)) * time.Microsecond
+	t.Logf("validate count %d corrected p99 %v uncorrected p99 %v", v.Count, corrP99, uncP99)
+	if corrP99 < 100*time.Millisecond {
+		t.Errorf("corrected p99 %v does not contain the 200ms stall", corrP99)
+	}
+	if uncP99 > 50*time.Millisecond {
+		t.Errorf("uncorrected p99 %v contains the stall (it should only show the one stalled op)", uncP99)
+	}
+	if rep.Valid || !strings.Contains(strings.Join(rep.InvalidReasons, ";"), "in-flight") {
+		t.Errorf("valid=%v reasons=%v; want invalid for the in-flight bound", rep.Valid, rep.InvalidReasons)
+	}
+}
+
+// TestSteadyRunCountsAndValidity: an unconstrained run against a fast
+// target keeps its schedule and records about rate × duration ops.
+func TestSteadyRunCountsAndValidity(t *testing.T) {
+	f := newFake()
+	s := sc(500, time.Second)
+	s.Warmup = 200 * time.Millisecond
+	var hlog bytes.Buffer
+	var progress atomic.Int64
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: f, Tokens: fakeTokens{100}, Seed: 2, IntervalLog: &hlog,
+		Progress: func(Progress) { progress.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, errs := rep.Stats.Totals()
+	if count < 450 || count > 510 || errs != 0 {
+		t.Errorf("count %d errors %d; want ~500 and 0", count, errs)
+	}
+	if !rep.Valid || rep.Partial {
+		t.Errorf("valid %v partial %v reasons %v", rep.Valid, rep.Partial, rep.InvalidReasons)
+	}
+	if rep.TargetRate < 499 || rep.TargetRate > 501 {
+		t.Errorf("target rate %v", rep.TargetRate)
+	}
+	if rep.Prefilled != 50 {
+		t.Errorf("prefilled %d", rep.Prefilled)
+	}
+	a := rep.Stats.Ops
+	if c := a[recorder.Create].Count; c < 20 || c > 90 {
+		t.Errorf("creates %d of %d; mix says ~10%%", c, count)
+	}
+	// hlog: same counts per tag as the totals.
+	hs, err := recorder.ReadLog(&hlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int64{}
+	for _, h := range hs {
+		per[h.Tag()] += h.TotalCount()
+	}
+	for _, op := range []recorder.Op{recorder.Create, recorder.Validate, recorder.Destroy} {
+		if per[op.String()] != int64(a[op].Count) {
+			t.Errorf("hlog %s count %d, totals %d", op, per[op.String()], a[op].Count)
+		}
+	}
+	if progress.Load() == 0 {
+		t.Error("no progress callback")
+	}
+	if rep.SessionsLiveEnd != len(f.live) {
+		t.Errorf("pool %d live vs target %d", rep.SessionsLiveEnd, len(f.live))
+	}
+}
+
+// TestCancelGivesPartialReport: cancelling mid-run returns promptly with
+// Partial set and consistent counts.
+func TestCancelGivesPartialReport(t *testing.T) {
+	f := newFake()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(400*time.Millisecond, cancel)
+	start := time.Now()
+	rep, err := Run(ctx, Config{Scenario: sc(500, 20*time.Second), Driver: f, Tokens: fakeTokens{100}, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("took %v after cancel", el)
+	}
+	if !rep.Partial {
+		t.Error("not partial")
+	}
+	count, _ := rep.Stats.Totals()
+	if count == 0 || rep.Duration <= 0 || rep.Duration > 2*time.Second {
+		t.Errorf("count %d duration %v", count, rep.Duration)
+	}
+	if int64(count) > f.calls.Load() {
+		t.Errorf("recorded %d > driver calls %d", count, f.calls.Load())
+	}
+}
+
+// TestInvalidOpsAreExpectedRejections: bad tokens and unknown sessions
+// rejected with 401 count as expected rejections, not errors; a target
+// that accepts them gets accepted_invalid errors.
+func TestInvalidOpsAreExpectedRejections(t *testing.T) {
+	for _, acceptAll := range []bool{false, true} {
+		f := newFake()
+		f.acceptAll = acceptAll
+		s := sc(400, 500*time.Millisecond)
+		s.Invalid = scenario.Invalid{BadToken: 20, UnknownSession: 20}
+		rep, err := Run(context.Background(), Config{Scenario: s, Driver: f, Tokens: fakeTokens{100}, Seed: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range []recorder.Op{recorder.BadToken, recorder.UnknownSession} {
+			st := rep.Stats.Ops[op]
+			if st.Count < 10 {
+				t.Fatalf("%s: only %d ops", op, st.Count)
+			}
+			if !acceptAll && (st.ExpectedRejections != st.Count || st.Errors != 0) {
+				t.Errorf("%s: %d ops, %d expected, %d errors", op, st.Count, st.ExpectedRejections, st.Errors)
+			}
+			if acceptAll && st.ErrorsByClass[recorder.ClassAcceptedInvalid] != st.Count {
+				t.Errorf("accepting target: %s errors %v of %d", op, st.ErrorsByClass, st.Count)
+			}
+		}
+		if v := rep.Stats.Ops[recorder.Validate]; v.Errors != 0 {
+			t.Errorf("validate errors %v", v.ErrorsByClass)
+		}
+	}
+}
+
+// TestEmptyPoolRunsCreates: with no prefill and a destroy-heavy mix,
+// destroys that find the pool empty run as creates and are counted.
+func TestEmptyPoolRunsCreates(t *testing.T) {
+	s := sc(400, 300*time.Millisecond)
+	s.Population.Prefill = 0
+	s.Mix = scenario.Mix{Destroy: 1}
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: newFake(), Tokens: fakeTokens{10}, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, d := rep.Stats.Ops[recorder.Create].Count, rep.Stats.Ops[recorder.Destroy].Count
+	if rep.Skipped[SkippedEmptyPool] == 0 || c == 0 || d == 0 {
+		t.Errorf("skipped %v creates %d destroys %d", rep.Skipped, c, d)
+	}
+	if uint64(rep.Skipped[SkippedEmptyPool]) > c {
+		t.Errorf("skipped %d > creates %d", rep.Skipped[SkippedEmptyPool], c)
+	}
+}
+
+func TestPrefillAllFailIsError(t *testing.T) {
+	s := sc(10, 100*time.Millisecond)
+	_, err := Run(context.Background(), Config{Scenario: s, Driver: newFake(), Tokens: badTokens{}, Seed: 6})
+	if err == nil || !strings.Contains(err.Error(), "prefill") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+type badTokens struct{}
+
+func (badTokens) Token(context.Context, int) (string, error) { return "A-broken", nil }
+func (badTokens) Users() int                                 { return 1 }
+func (badTokens) Mode() string                               { return "bad" }
