@@ -101,8 +101,9 @@ type FirebaseConfig struct {
 	EmulatorHost string
 	// CredentialsFile is an optional service-account JSON file, used only
 	// for the revocation check (a user lookup). Empty means Application
-	// Default Credentials; with none, plain verification still works and
-	// revocation checks fail with a non-ErrInvalidToken error (HTTP 503).
+	// Default Credentials; with none found, plain verification still works
+	// (Google's signing keys are public) and Verify with checkRevoked fails
+	// closed with a non-ErrInvalidToken error (HTTP 503) naming the fix.
 	CredentialsFile string
 }
 
@@ -126,7 +127,8 @@ type LocalConfig struct {
 	// "RSA PUBLIC KEY" (PKCS#1) or "CERTIFICATE", all RSA. Several blocks
 	// allow key rotation: a token verifies if any key matches. A block may
 	// carry a "kid" PEM header; a token whose kid header names it is then
-	// checked against that key (and unlabelled keys) only. Required.
+	// checked against that key only, and a token with any other kid
+	// against the unlabelled keys. Required.
 	PublicKeyPEM []byte
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time

@@ -10,6 +10,7 @@ import (
 
 	firebase "firebase.google.com/go/v4"
 	fbauth "firebase.google.com/go/v4/auth"
+	"golang.org/x/oauth2/google"
 	"google.golang.org/api/option"
 )
 
@@ -20,6 +21,10 @@ import (
 type sdkVerifier struct {
 	client *fbauth.Client
 	mode   string
+	// noRevocation, when set, is why revocation checks cannot work (no
+	// credentials for the user lookup); Verify with checkRevoked then fails
+	// closed with it instead of asking Google unauthenticated.
+	noRevocation error
 }
 
 // NewFirebase returns the production verifier: the Firebase Admin SDK
@@ -43,15 +48,24 @@ func NewFirebase(ctx context.Context, cfg FirebaseConfig) (Verifier, error) {
 	if cfg.ProjectID == "" {
 		return nil, errors.New("auth: firebase: ProjectID is empty; pass --project or set GOOGLE_CLOUD_PROJECT")
 	}
-	var opts []option.ClientOption
+	var (
+		opts         []option.ClientOption
+		noRevocation error
+	)
 	if cfg.CredentialsFile != "" {
 		opts = append(opts, option.WithCredentialsFile(cfg.CredentialsFile))
+	} else if _, err := google.FindDefaultCredentials(ctx); err != nil {
+		// Signature checks need no credentials (Google's keys are
+		// public); only the revocation lookup does. Build anyway and make
+		// revocation checks fail closed with the reason.
+		opts = append(opts, option.WithoutAuthentication())
+		noRevocation = fmt.Errorf("no Google credentials for the revocation lookup (set GOOGLE_APPLICATION_CREDENTIALS to a service-account file): %w", err)
 	}
 	c, err := newSDKClient(ctx, cfg.ProjectID, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("auth: firebase: %w", err)
 	}
-	return &sdkVerifier{client: c, mode: ModeFirebase}, nil
+	return &sdkVerifier{client: c, mode: ModeFirebase, noRevocation: noRevocation}, nil
 }
 
 // NewEmulator returns a verifier backed by the Firebase Auth emulator:
@@ -104,6 +118,9 @@ func (v *sdkVerifier) Verify(ctx context.Context, idToken string, checkRevoked b
 		t   *fbauth.Token
 		err error
 	)
+	if checkRevoked && v.noRevocation != nil {
+		return nil, fmt.Errorf("auth: %s: cannot verify ID token now: %w", v.mode, v.noRevocation)
+	}
 	if checkRevoked {
 		t, err = v.client.VerifyIDTokenAndCheckRevoked(ctx, idToken)
 	} else {

@@ -24,9 +24,9 @@ type localVerifier struct {
 	now     func() time.Time
 	skew    time.Duration
 	parser  *jwt.Parser
-	// all holds every key; byKID the keys a token with that kid may use
-	// (the labelled key plus all unlabelled ones); unlabelled the keys
-	// without a kid, for tokens whose kid matches no label.
+	// all holds every key; byKID the one key a token naming that kid must
+	// be signed with; unlabelled the keys without a kid, for tokens whose
+	// kid matches no label.
 	all        jwt.VerificationKeySet
 	unlabelled jwt.VerificationKeySet
 	byKID      map[string]jwt.VerificationKeySet
@@ -64,8 +64,7 @@ func NewLocal(cfg LocalConfig) (Verifier, error) {
 		return nil, err
 	}
 	for kid, key := range labelled {
-		keys := append([]jwt.VerificationKey{key}, v.unlabelled.Keys...)
-		v.byKID[kid] = jwt.VerificationKeySet{Keys: keys}
+		v.byKID[kid] = jwt.VerificationKeySet{Keys: []jwt.VerificationKey{key}}
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256"}),
