@@ -1,0 +1,117 @@
+package recorder
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionbench/sessionbench/loadgen/driver"
+)
+
+func TestRecordCorrectedVsUncorrected(t *testing.T) {
+	r := New()
+	// Intended at 0, sent 100 ms late, done 1 ms after sending.
+	r.Record(Validate, Sample{Intended: 0, Sent: 100 * time.Millisecond, Done: 101 * time.Millisecond})
+	s := r.Snapshot().Ops[Validate]
+	if c := s.Corrected.Max(); !s.Corrected.ValuesAreEquivalent(c, 101_000) {
+		t.Errorf("corrected max %dµs, want 101000", c)
+	}
+	if u := s.Uncorrected.Max(); !s.Uncorrected.ValuesAreEquivalent(u, 1000) {
+		t.Errorf("uncorrected max %dµs, want 1000", u)
+	}
+}
+
+func TestClassificationAndClamp(t *testing.T) {
+	r := New()
+	r.Record(Create, Sample{Done: time.Millisecond, Err: driver.Server5xx})
+	r.Record(Create, Sample{Done: time.Millisecond, Expected: ReasonBadToken})
+	r.Record(Create, Sample{Done: 2 * time.Minute}) // above the 1 min max
+	s := r.Snapshot().Ops[Create]
+	if s.Count != 3 || s.Errors != 1 || s.ExpectedRejections != 1 || s.Clamped != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	if s.ErrorsByClass[driver.Server5xx] != 1 || s.ExpectedByReason[ReasonBadToken] != 1 {
+		t.Errorf("by class %v by reason %v", s.ErrorsByClass, s.ExpectedByReason)
+	}
+	if s.Corrected.Max() < HighestUs*99/100 {
+		t.Errorf("clamped value recorded as %d", s.Corrected.Max())
+	}
+}
+
+func TestConcurrentRecord(t *testing.T) {
+	r := New()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				r.Record(Op(i%3), Sample{Done: time.Duration(i) * time.Microsecond})
+				if i%100 == 0 && g == 0 {
+					r.Tick(0, 1)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if n, _ := r.Snapshot().Totals(); n != 8000 {
+		t.Errorf("total %d, want 8000", n)
+	}
+}
+
+// TestHlogRoundTrip writes intervals with the standard log writer, reads
+// them back and checks the counts per tag and the interval timestamps.
+func TestHlogRoundTrip(t *testing.T) {
+	r := New()
+	var buf bytes.Buffer
+	start := time.Unix(1_700_000_000, 0)
+	lw, err := NewLogWriter(&buf, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for sec := 0; sec < 3; sec++ {
+		for i := 0; i <= sec*10; i++ {
+			op := Op(i % 3)
+			r.Record(op, Sample{Done: time.Duration(i+1) * time.Millisecond})
+			want[op.String()]++
+		}
+		hs := r.Tick(start.Add(time.Duration(sec)*time.Second).UnixMilli(), start.Add(time.Duration(sec+1)*time.Second).UnixMilli())
+		if err := lw.Write(hs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(buf.String(), "Tag=validate,") || !strings.Contains(buf.String(), "#[StartTime: 1700000000") {
+		t.Fatalf("log lacks tags or start time:\n%s", buf.String())
+	}
+	hs, err := ReadLog(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, h := range hs {
+		got[h.Tag()] += h.TotalCount()
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("tag %s: read %d, wrote %d", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("tags read %v, wrote %v", got, want)
+	}
+	// Totals still hold everything after the ticks.
+	if n, _ := r.Snapshot().Totals(); int64(n) != want["create"]+want["validate"]+want["destroy"] {
+		t.Errorf("snapshot total %d", n)
+	}
+}
+
+func TestOpNames(t *testing.T) {
+	for _, op := range Ops() {
+		if back, ok := ParseOp(op.String()); !ok || back != op {
+			t.Errorf("ParseOp(%q) = %v %v", op, back, ok)
+		}
+	}
+}
