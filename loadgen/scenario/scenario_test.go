@@ -172,3 +172,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"1000/s", "2k/s", "60/m", "1/ms", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err == nil && (r < 0 || r > MaxRate || r != r) {
+			t.Fatalf("ParseRate(%q) = %v", s, r)
+		}
+	})
+}
