@@ -60,18 +60,32 @@ func trimSpace(s string) string {
 	return s
 }
 
-// validID reports whether v looks like a session ID: 43 base64url chars.
+// validID reports whether v is a canonical session ID: 43 base64url
+// characters encoding 32 bytes, so the last character carries 4 data bits
+// and 2 zero bits (the check session.ValidID makes, without allocating).
 func validID(v string) bool {
 	if len(v) != sessionIDLen {
 		return false
 	}
+	var last byte
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			last = c - 'A'
+		case 'a' <= c && c <= 'z':
+			last = c - 'a' + 26
+		case '0' <= c && c <= '9':
+			last = c - '0' + 52
+		case c == '-':
+			last = 62
+		case c == '_':
+			last = 63
+		default:
 			return false
 		}
 	}
-	return true
+	return last&3 == 0
 }
 
 // cookieAttributes validates the cookie settings, applies the "__Host-"
