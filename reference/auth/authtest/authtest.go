@@ -36,15 +36,24 @@ const IssuerPrefix = "https://securetoken.google.com/"
 // It fails the test if key generation fails.
 func NewKey(tb testing.TB) (*rsa.PrivateKey, []byte) {
 	tb.Helper()
+	key, pub, err := GenerateKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key, pub
+}
+
+// GenerateKey is NewKey for code without a testing.TB (examples, tools).
+func GenerateKey() (*rsa.PrivateKey, []byte, error) {
 	key, err := rsa.GenerateKey(rand.Reader, KeyBits)
 	if err != nil {
-		tb.Fatalf("authtest: generate RSA key: %v", err)
+		return nil, nil, fmt.Errorf("authtest: generate RSA key: %w", err)
 	}
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
-		tb.Fatalf("authtest: marshal public key: %v", err)
+		return nil, nil, fmt.Errorf("authtest: marshal public key: %w", err)
 	}
-	return key, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	return key, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
 // CertPEM returns a self-signed certificate for key as a PEM "CERTIFICATE"
