@@ -63,6 +63,7 @@ func TestEmulator(t *testing.T) {
 		for i := range users {
 			users[i] = emulator.User{UID: fmt.Sprintf("load-%03d", i), Email: fmt.Sprintf("load-%03d@example.com", i), Password: "pw-123456"}
 		}
+		users[42].CustomClaims = map[string]any{"role": "admin"}
 		if err := c.BatchCreate(ctx, users); err != nil {
 			t.Fatalf("BatchCreate: %v", err)
 		}
@@ -76,6 +77,9 @@ func TestEmulator(t *testing.T) {
 		}
 		if tok.UID != "load-042" {
 			t.Errorf("uid = %q, want load-042", tok.UID)
+		}
+		if tok.Claims["role"] != "admin" {
+			t.Errorf("custom claim role = %v, want admin (from BatchCreate CustomClaims)", tok.Claims["role"])
 		}
 		if _, err := c.SignIn(ctx, "load-042@example.com", "wrong-password"); err == nil {
 			t.Error("SignIn with a wrong password succeeded")
