@@ -64,7 +64,11 @@ func miniEnv(t testing.TB) *env {
 	m := testsvc.StartMiniredis(t)
 	rdb := newClient(m.Addr())
 	t.Cleanup(func() { _ = rdb.Close() })
-	return &env{rdb: rdb, mini: m, addr: m.Addr(), clock: newFakeClock()}
+	clock := newFakeClock()
+	// Pin miniredis's clock: otherwise its PEXPIRETIME drifts with real
+	// time (it stores TTLs as durations). FastForward still expires keys.
+	m.SetTime(clock.Now())
+	return &env{rdb: rdb, mini: m, addr: m.Addr(), clock: clock}
 }
 
 func realEnv(t testing.TB) *env {

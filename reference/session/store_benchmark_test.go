@@ -113,4 +113,3 @@ func BenchmarkKeyHash(b *testing.B) {
 		}
 	}
 }
-
