@@ -611,3 +611,20 @@ type panicStore struct{ session.API }
 func (panicStore) Validate(context.Context, string) (*session.Session, error) {
 	panic("bug")
 }
+
+// Regression: detect mode logged every mismatching request, so one client
+// with a changed User-Agent under load flooded the logs (seen under wrk).
+func TestUserAgentMismatchLogIsRateLimited(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.browser()
+	e.login(c, "alice", "User-Agent: firefox")
+	for range 20 {
+		e.do(c, "GET", "/v1/sessions/current", "", "User-Agent: curl")
+	}
+	if n := strings.Count(e.logs.String(), "another user agent"); n < 1 || n > 2 {
+		t.Fatalf("%d mismatch log lines for 20 requests within a second, want 1 (or 2 across a second boundary)", n)
+	}
+	if m := string(e.do(c, "GET", "/metrics", "").body); !strings.Contains(m, "sessiond_user_agent_mismatch_total 20") {
+		t.Fatal("the metric must still count every mismatch")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -171,8 +172,11 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 	}
 	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != r.UserAgent() {
 		s.metrics.uaMismatch.Inc()
-		s.log.Warn("session used from another user agent", "session", idHash(id), "user", sess.UserID,
-			"mode", s.cfg.BindUserAgent, "created_ua", sess.UserAgent, "request_ua", r.UserAgent())
+		if s.uaLogAllowed() {
+			s.log.Warn("session used from another user agent (logged at most once a second; see sessiond_user_agent_mismatch_total)",
+				"session", idHash(id), "user", sess.UserID, "mode", s.cfg.BindUserAgent,
+				"created_ua", sess.UserAgent, "request_ua", r.UserAgent())
+		}
 		if s.cfg.BindUserAgent == BindEnforce {
 			dctx, dcancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 			err := s.store.Destroy(dctx, id)
@@ -316,4 +320,13 @@ func (s *Server) clientIP(r *http.Request) string {
 func idHash(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:6])
+}
+
+// uaLogAllowed rate-limits the user-agent mismatch log to one line a
+// second, so that a client with a changed User-Agent under load cannot
+// flood the logs (the metric still counts every mismatch).
+func (s *Server) uaLogAllowed() bool {
+	now := time.Now().UnixNano()
+	next := s.uaLogNext.Load()
+	return now >= next && s.uaLogNext.CompareAndSwap(next, now+int64(time.Second))
 }

@@ -139,6 +139,7 @@ type Server struct {
 	clearCookie  string // full Set-Cookie value that expires the cookie
 	healthBody   []byte
 	shutdown     atomic.Bool
+	uaLogNext    atomic.Int64 // unix ns before which mismatch logs are dropped
 	recPool      sync.Pool
 	bufs         bufPool
 }
