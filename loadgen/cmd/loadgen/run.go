@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/sessionbench/sessionbench/loadgen/driver"
+	"github.com/sessionbench/sessionbench/loadgen/engine"
+	"github.com/sessionbench/sessionbench/loadgen/results"
+	"github.com/sessionbench/sessionbench/loadgen/scenario"
+	"github.com/sessionbench/sessionbench/loadgen/target"
+	"github.com/sessionbench/sessionbench/loadgen/tokens"
+	"github.com/sessionbench/sessionbench/reference/session"
+)
+
+// runFlags are the flags of `loadgen run`.
+type runFlags struct {
+	target, redis, auth, driver, rate, duration, out, authKey, project string
+	seed                                                               uint64
+	quiet                                                              bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.target, "target", "", "base `URL` of a running server speaking the sessiond API; nothing is started")
+	fs.StringVar(&f.redis, "redis", target.RedisEmbedded, "Redis for the started sessiond or the store driver: embedded (in-process miniredis) or a redis:// `URL`")
+	fs.StringVar(&f.auth, "auth", "minted", "token pool: minted (RS256, local key; sessiond --auth=local) or emulator (Firebase Auth emulator)")
+	fs.StringVar(&f.driver, "driver", "http", "http (the HTTP API) or store (the reference session store on Redis directly, no HTTP, no auth)")
+	fs.StringVar(&f.rate, "rate", "", "override the scenario's rate with a constant `rate`, e.g. 2000/s")
+	fs.StringVar(&f.duration, "duration", "", "override the measured `duration`, e.g. 30s")
+	fs.StringVar(&f.out, "out", "", "results `dir` (default results/<scenario>-<UTC timestamp>/); must not exist or be empty")
+	fs.StringVar(&f.authKey, "auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key per run)")
+	fs.StringVar(&f.project, "project", tokens.DefaultProject, "Firebase project `ID` of the tokens (sessiond --firebase-project)")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of the operation and session picks (0: random, reported in summary.json)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress line even on a terminal")
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments, which it returns.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("loadgen "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// usageErr prints a usage error and returns exit 2 (-h is success).
+func usageErr(stderr io.Writer, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "loadgen: %v\n", err)
+	return exitUsage
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlagSet("run", stderr)
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: loadgen run SCENARIO.yaml [flags]\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nExit codes: 0 done; 1 the run failed (target unreachable, invalid, or interrupted: partial results written); 2 usage or configuration error; 3 SLO breached.\n")
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return usageErr(stderr, err)
+	}
+	if len(pos) != 1 {
+		return usageErr(stderr, fmt.Errorf("run: want exactly one SCENARIO.yaml, got %d arguments; e.g. loadgen run scenarios/smoke.yaml", len(pos)))
+	}
+	if f.auth != "minted" && f.auth != "emulator" {
+		return usageErr(stderr, fmt.Errorf("--auth %q: want minted or emulator", f.auth))
+	}
+	if f.driver != "http" && f.driver != "store" {
+		return usageErr(stderr, fmt.Errorf("--driver %q: want http or store", f.driver))
+	}
+	if f.driver == "store" && f.target != "" {
+		return usageErr(stderr, errors.New("--driver store talks to Redis directly; drop --target (use --redis to choose the Redis)"))
+	}
+	if f.redis != target.RedisEmbedded && !strings.HasPrefix(f.redis, "redis://") && !strings.HasPrefix(f.redis, "rediss://") {
+		return usageErr(stderr, fmt.Errorf("--redis %q: want embedded or a redis:// URL", f.redis))
+	}
+	if f.target != "" && !strings.HasPrefix(f.target, "http://") && !strings.HasPrefix(f.target, "https://") {
+		return usageErr(stderr, fmt.Errorf("--target %q: want an http:// or https:// URL", f.target))
+	}
+
+	scenarioPath := pos[0]
+	sc, err := scenario.Load(scenarioPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	if err := sc.Apply(scenario.Overrides{Rate: f.rate, Duration: f.duration}); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	var key []byte
+	if f.authKey != "" {
+		if key, err = os.ReadFile(f.authKey); err != nil {
+			fmt.Fprintf(stderr, "loadgen: --auth-key: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	dir := f.out
+	if dir == "" {
+		dir = filepath.Join("results", sc.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if err := prepareDir(dir); err != nil {
+		fmt.Fprintf(stderr, "loadgen: --out: %v\n", err)
+		return exitUsage
+	}
+	if raw, err := os.ReadFile(scenarioPath); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "scenario.yaml"), raw, 0o644)
+	}
+
+	r := &runner{f: f, sc: sc, dir: dir, key: key, stdout: stdout, stderr: stderr}
+	return r.run(ctx)
+}
+
+// prepareDir creates dir, refusing to reuse a non-empty one (results are
+// never overwritten).
+func prepareDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s exists and is not empty; results are never overwritten: choose another --out", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return nil
+}
+
+type runner struct {
+	f      runFlags
+	sc     *scenario.Scenario
+	dir    string
+	key    []byte
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (r *runner) run(ctx context.Context) int {
+	src, cleanupTokens, code := r.tokenSource(ctx)
+	if code != exitOK {
+		return code
+	}
+	defer cleanupTokens()
+
+	tcfg := target.Config{
+		URL:         r.f.target,
+		Redis:       r.f.redis,
+		StartServer: r.f.driver == "http",
+		NeedRedis:   r.f.driver == "store",
+		Project:     r.f.project,
+		Dir:         r.dir,
+		Log:         r.stderr,
+	}
+	authMode := "minted"
+	switch s := src.(type) {
+	case *tokens.Minted:
+		pub := filepath.Join(r.dir, "auth-public-key.pem")
+		if err := os.WriteFile(pub, s.PublicKeyPEM(), 0o644); err != nil {
+			fmt.Fprintf(r.stderr, "loadgen: write public key: %v\n", err)
+			return exitFailed
+		}
+		tcfg.Auth, tcfg.PublicKeyFile = "local", pub
+	case *tokens.Emulator:
+		authMode = "emulator"
+		tcfg.Auth, tcfg.EmulatorHost = "emulator", s.Host()
+		tcfg.Project = s.Project()
+	}
+	tgt, err := target.Start(ctx, tcfg)
+	if err != nil {
+		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+		var ce *target.ConfigError
+		if errors.As(err, &ce) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	defer func() {
+		if err := tgt.Close(); err != nil {
+			fmt.Fprintf(r.stderr, "loadgen: stop target: %v\n", err)
+		}
+	}()
+
+	var drv driver.Driver
+	ua := "sessionbench-loadgen/" + version
+	if r.f.driver == "store" {
+		st, err := session.New(tgt.Redis(), session.Config{})
+		if err != nil {
+			fmt.Fprintf(r.stderr, "loadgen: session store: %v\n", err)
+			return exitFailed
+		}
+		if drv, err = driver.NewStore(st, driver.StoreConfig{UserAgent: ua}); err != nil {
+			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+			return exitFailed
+		}
+		// The store driver skips auth: its "tokens" are bare uids.
+		src = tokens.UIDs{N: r.sc.Population.Users}
+		authMode = "none (store driver)"
+	} else {
+		conc := int(maxRate(r.sc)/100) + 64 // ~10 ms of arrivals in flight, plus slack
+		if drv, err = driver.NewHTTP(driver.HTTPConfig{BaseURL: tgt.URL, Concurrency: conc, UserAgent: ua}); err != nil {
+			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+			return exitUsage
+		}
+	}
+	defer drv.Close()
+
+	memBefore, memKnown := tgt.RedisUsedMemory(ctx)
+	hlogFile, err := os.Create(filepath.Join(r.dir, results.LatencyLog))
+	if err != nil {
+		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+		return exitFailed
+	}
+	defer hlogFile.Close()
+
+	ecfg := engine.Config{
+		Scenario:    r.sc,
+		Driver:      drv,
+		Tokens:      src,
+		Seed:        r.f.seed,
+		IntervalLog: hlogFile,
+	}
+	prog := newProgress(r.stderr, r.f.quiet)
+	if prog != nil {
+		ecfg.Progress = prog.update
+	}
+	rep, err := engine.Run(ctx, ecfg)
+	prog.done()
+	if err != nil {
+		fmt.Fprintf(r.stderr, "loadgen: run: %v\n", err)
+		return exitFailed
+	}
+
+	// After the run: a fresh context, the run's may be cancelled.
+	after, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	redisMode := tgt.RedisMode
+	if redisMode == "" {
+		redisMode = "unknown"
+	}
+	sum := results.New(rep, results.Target{
+		URL:    tgt.URL,
+		Server: serverName(tgt, r.f.driver),
+		Redis:  results.Redis{Mode: redisMode, Version: tgt.RedisVersion(after), Addr: tgt.RedisAddr},
+		Auth:   authMode,
+		Driver: r.f.driver,
+	}, results.CollectEnv(version))
+	if memKnown {
+		if memAfter, ok := tgt.RedisUsedMemory(after); ok {
+			sum.Memory.RedisUsedMemoryBefore, sum.Memory.RedisUsedMemoryAfter = memBefore, memAfter
+			if rep.SessionsLiveEnd > 0 && memAfter > memBefore {
+				sum.Memory.BytesPerSession = float64(memAfter-memBefore) / float64(rep.SessionsLiveEnd)
+			}
+		}
+	}
+	if err := sum.Write(r.dir); err != nil {
+		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(r.stdout, "scenario %s: %s\n", r.sc.Name, r.sc.Description)
+	fmt.Fprintf(r.stdout, "target %s (%s), redis %s %s, auth %s, driver %s\n",
+		orDash(sum.Target.URL), sum.Target.Server, sum.Target.Redis.Mode, sum.Target.Redis.Version, sum.Target.Auth, r.f.driver)
+	sum.WriteTable(r.stdout)
+	fmt.Fprintf(r.stdout, "results: %s\n", r.dir)
+
+	switch {
+	case rep.Partial:
+		fmt.Fprintln(r.stderr, "loadgen: interrupted: partial results written")
+		return exitFailed
+	case !rep.Valid:
+		fmt.Fprintf(r.stderr, "loadgen: run invalid: %s\n", strings.Join(rep.InvalidReasons, "; "))
+		return exitFailed
+	case !sum.SLO.Passed:
+		fmt.Fprintln(r.stderr, "loadgen: SLO breached")
+		return exitSLO
+	}
+	return exitOK
+}
+
+func serverName(t *target.Target, drv string) string {
+	if drv == "store" {
+		return "reference/session store (in process)"
+	}
+	if t.Server == "" {
+		return "external"
+	}
+	return t.Server
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// maxRate is the highest rate the scenario schedules.
+func maxRate(sc *scenario.Scenario) float64 {
+	m := float64(sc.Rate)
+	for _, st := range sc.Stages {
+		if float64(st.Rate) > m {
+			m = float64(st.Rate)
+		}
+		if float64(st.RampTo) > m {
+			m = float64(st.RampTo)
+		}
+	}
+	return m
+}
+
+// tokenSource builds the token pool for --auth; cleanup stops what it
+// started (an emulator).
+func (r *runner) tokenSource(ctx context.Context) (tokens.Source, func(), int) {
+	users := r.sc.Population.Users
+	nop := func() {}
+	if r.f.driver == "store" {
+		return tokens.UIDs{N: users}, nop, exitOK
+	}
+	switch r.f.auth {
+	case "emulator":
+		src, cleanup, err := startEmulatorSource(ctx, users, r.f.project, r.stderr)
+		if err != nil {
+			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+			var ne *notInstalledError
+			if errors.As(err, &ne) {
+				return nil, nop, exitUsage
+			}
+			return nil, nop, exitFailed
+		}
+		return src, cleanup, exitOK
+	default:
+		cfg := tokens.MintedConfig{Users: users, Project: r.f.project}
+		if r.key != nil {
+			k, err := tokens.ParsePrivateKeyPEM(r.key, r.f.authKey)
+			if err != nil {
+				fmt.Fprintf(r.stderr, "loadgen: --auth-key: %v\n", err)
+				return nil, nop, exitUsage
+			}
+			cfg.Key = k
+		}
+		m, err := tokens.NewMinted(cfg)
+		if err != nil {
+			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
+			return nil, nop, exitUsage
+		}
+		return m, m.Wait, exitOK
+	}
+}
+
+// progress rewrites one status line on a terminal.
+type progress struct {
+	w     io.Writer
+	wrote bool
+}
+
+// newProgress returns nil (no progress) unless w is a terminal.
+func newProgress(w io.Writer, quiet bool) *progress {
+	if quiet {
+		return nil
+	}
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &progress{w: w}
+}
+
+func (p *progress) update(pr engine.Progress) {
+	fmt.Fprintf(p.w, "\r\033[K%-8s %5.1fs/%.0fs  %8.1f ops/s  errors %d  p99 %s",
+		pr.Phase, pr.Elapsed.Seconds(), pr.Total.Seconds(), pr.AchievedRate, pr.Errors, pr.P99.Round(time.Microsecond))
+	p.wrote = true
+}
+
+func (p *progress) done() {
+	if p != nil && p.wrote {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sessionbench/sessionbench/loadgen/target"
+	"github.com/sessionbench/sessionbench/loadgen/tokens"
+)
+
+// notInstalledError: a tool loadgen needs is missing (exit 2 with the fix).
+type notInstalledError struct{ err error }
+
+func (e *notInstalledError) Error() string { return e.err.Error() }
+func (e *notInstalledError) Unwrap() error { return e.err }
+
+// startEmulatorSource creates the pool's users in the Firebase Auth
+// emulator at $FIREBASE_AUTH_EMULATOR_HOST, or in one loadgen starts
+// (stopped by cleanup) when that is unset.
+func startEmulatorSource(ctx context.Context, users int, project string, stderr io.Writer) (*tokens.Emulator, func(), error) {
+	cleanup := func() {}
+	host := os.Getenv("FIREBASE_AUTH_EMULATOR_HOST")
+	if host == "" {
+		dir, err := os.MkdirTemp("", "loadgen-emulator-log-")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		fmt.Fprintln(stderr, "loadgen: FIREBASE_AUTH_EMULATOR_HOST unset: starting the Firebase Auth emulator")
+		emu, err := target.StartAuthEmulator(ctx, project, filepath.Join(dir, "emulator.log"))
+		if err != nil {
+			os.RemoveAll(dir)
+			if errors.Is(err, target.ErrFirebaseMissing) {
+				return nil, cleanup, &notInstalledError{err}
+			}
+			return nil, cleanup, err
+		}
+		host = emu.Host
+		cleanup = func() {
+			if err := emu.Close(); err != nil {
+				fmt.Fprintf(stderr, "loadgen: stop emulator: %v\n", err)
+			}
+			os.RemoveAll(dir)
+		}
+	}
+	src, err := tokens.NewEmulator(ctx, tokens.EmulatorConfig{Host: host, Project: project, Users: users})
+	if err != nil {
+		cleanup()
+		return nil, func() {}, err
+	}
+	return src, cleanup, nil
+}
+
+func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("tokens", stderr)
+	auth := fs.String("auth", "minted", "token pool: minted or emulator")
+	count := fs.Int("count", 0, "number of tokens (users user-0 … user-<N-1>); required")
+	authKey := fs.String("auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key)")
+	project := fs.String("project", tokens.DefaultProject, "Firebase project `ID`")
+	pubOut := fs.String("public-key-out", "", "write the minted tokens' public key PEM to this `file` (for sessiond --auth-public-key)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return usageErr(stderr, err)
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, fmt.Errorf("tokens: unexpected argument %q", pos[0]))
+	}
+	if *count <= 0 {
+		return usageErr(stderr, fmt.Errorf("tokens: --count %d: want a positive number of tokens, e.g. --count 100", *count))
+	}
+	var src tokens.Source
+	switch *auth {
+	case "minted":
+		cfg := tokens.MintedConfig{Users: *count, Project: *project}
+		if *authKey != "" {
+			k, err := tokens.LoadPrivateKey(*authKey)
+			if err != nil {
+				fmt.Fprintf(stderr, "loadgen: %v\n", err)
+				return exitUsage
+			}
+			cfg.Key = k
+		}
+		m, err := tokens.NewMinted(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return exitUsage
+		}
+		if *pubOut != "" {
+			if err := os.WriteFile(*pubOut, m.PublicKeyPEM(), 0o644); err != nil {
+				fmt.Fprintf(stderr, "loadgen: --public-key-out: %v\n", err)
+				return exitFailed
+			}
+		}
+		src = m
+	case "emulator":
+		if *pubOut != "" {
+			return usageErr(stderr, fmt.Errorf("--public-key-out applies to --auth minted only"))
+		}
+		e, cleanup, err := startEmulatorSource(ctx, *count, *project, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			var ne *notInstalledError
+			if errors.As(err, &ne) {
+				return exitUsage
+			}
+			return exitFailed
+		}
+		defer cleanup()
+		src = e
+	default:
+		return usageErr(stderr, fmt.Errorf("--auth %q: want minted or emulator", *auth))
+	}
+	for i := 0; i < *count; i++ {
+		tok, err := src.Token(ctx, i)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintln(stdout, tok)
+	}
+	return exitOK
+}
