@@ -91,37 +91,38 @@ type Target struct {
 
 // Start brings up what cfg asks for. On error everything already started
 // is stopped.
-func Start(ctx context.Context, cfg Config) (t *Target, err error) {
+func Start(ctx context.Context, cfg Config) (*Target, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
-	t = &Target{}
-	defer func() {
-		if err != nil {
-			_ = t.Close()
-		}
-	}()
+	t := &Target{}
+	if err := t.start(ctx, cfg); err != nil {
+		_ = t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Target) start(ctx context.Context, cfg Config) error {
 	if cfg.URL != "" {
 		t.URL = strings.TrimRight(cfg.URL, "/")
 		if err := t.probeExternal(ctx); err != nil {
-			return nil, err
+			return err
 		}
 		if !cfg.NeedRedis {
-			return t, nil
+			return nil
 		}
 	}
 	if err := t.startRedis(cfg.Redis); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.URL == "" && cfg.StartServer {
-		if err := t.startSessiond(ctx, cfg); err != nil {
-			return nil, err
-		}
+		return t.startSessiond(ctx, cfg)
 	}
-	return t, nil
+	return nil
 }
 
 func (t *Target) startRedis(mode string) error {

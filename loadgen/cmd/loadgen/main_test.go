@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sessionbench/sessionbench/loadgen/target"
+)
+
+// sessiondBin is the sessiond built once for this test binary ("" when
+// the build failed: sessiondErr says why).
+var sessiondBin, sessiondErr = "", error(nil)
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(m, map[string]func() int{
+		"loadgen": func() int { return Main(os.Args[1:], os.Stdout, os.Stderr) },
+	}))
+}
+
+// buildSessiond builds reference/cmd/sessiond once into a temp dir, so the
+// end-to-end tests run the real server the way loadgen does.
+func buildSessiond(t *testing.T) string {
+	t.Helper()
+	if sessiondBin != "" || sessiondErr != nil {
+		if sessiondErr != nil {
+			t.Fatal(sessiondErr)
+		}
+		return sessiondBin
+	}
+	dir, err := os.MkdirTemp("", "loadgen-test-sessiond-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "sessiond")
+	cmd := exec.Command(goTool(), "build", "-o", out, "github.com/sessionbench/sessionbench/reference/cmd/sessiond")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		sessiondErr = fmt.Errorf("build sessiond: %v\n%s", err, b)
+		t.Fatal(sessiondErr)
+	}
+	sessiondBin = out
+	return out
+}
+
+func goTool() string {
+	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return "go"
+}
+
+// TestScripts runs testdata/script/*.txtar: the CLI's exit codes end to
+// end, with the real sessiond on embedded Redis.
+func TestScripts(t *testing.T) {
+	bin := buildSessiond(t)
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("testdata", "script"),
+		Setup: func(env *testscript.Env) error {
+			env.Setenv(target.SessiondEnv, bin)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// exitcode N cmd args...: run cmd, require exit code N; its
+			// stdout and stderr are then checked as after exec.
+			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: exitcode N command [args...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				if err != nil {
+					ts.Fatalf("exitcode: %v", err)
+				}
+				err = ts.Exec(args[1], args[2:]...)
+				got := 0
+				var ee *exec.ExitError
+				switch {
+				case errors.As(err, &ee):
+					got = ee.ExitCode()
+				case err != nil:
+					ts.Fatalf("exitcode: %v", err)
+				}
+				if got != want {
+					ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+				}
+			},
+		},
+	})
+}
