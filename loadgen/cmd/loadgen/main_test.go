@@ -19,7 +19,13 @@ import (
 // the build failed: sessiondErr says why).
 var sessiondBin, sessiondErr = "", error(nil)
 
+// mainEnv makes the test binary act as loadgen (for the signal test).
+const mainEnv = "LOADGEN_TEST_AS_MAIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(testscript.RunMain(m, map[string]func() int{
 		"loadgen": func() int { return Main(os.Args[1:], os.Stdout, os.Stderr) },
 	}))

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessionbench/sessionbench/loadgen/target"
+)
+
+// TestSIGINTWritesPartialResults interrupts a real `loadgen run` in its
+// measured phase: it must drain, write a valid summary.json marked
+// partial with the operations that ran, stop sessiond, and exit 1.
+func TestSIGINTWritesPartialResults(t *testing.T) {
+	bin := buildSessiond(t)
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "long.yaml")
+	if err := os.WriteFile(sc, []byte(`name: long
+description: Long enough to be interrupted.
+duration: 60s
+warmup: 1s
+rate: 100/s
+mix: {create: 30, validate: 60, destroy: 10}
+population: {users: 100, prefill: 10}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(os.Args[0], "run", sc, "--out", out)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", target.SessiondEnv+"="+bin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	// Wait until the measured phase has logged at least one interval.
+	deadline := time.Now().Add(30 * time.Second)
+	for !measuring(filepath.Join(out, "latency.hlog")) {
+		select {
+		case err := <-done:
+			t.Fatalf("loadgen exited before the signal: %v\n%s", err, stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no measured interval within 30 s\n%s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("loadgen did not stop within 30 s of SIGINT\n%s", stderr.String())
+	}
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != exitFailed {
+		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Schema  string  `json:"schema"`
+		Partial bool    `json:"partial"`
+		Dur     float64 `json:"duration_s"`
+		Ops     map[string]struct {
+			Count uint64 `json:"count"`
+		} `json:"ops"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatalf("summary.json is not valid JSON: %v\n%s", err, b)
+	}
+	if !sum.Partial || sum.Schema != "sessionbench.summary/v1" {
+		t.Fatalf("partial=%v schema=%q, want partial v1", sum.Partial, sum.Schema)
+	}
+	if sum.Ops["validate"].Count == 0 || sum.Ops["create"].Count == 0 {
+		t.Fatalf("counts %+v: want operations recorded before the signal", sum.Ops)
+	}
+	if sum.Dur >= 60 {
+		t.Fatalf("duration_s %v: the run was not cut short", sum.Dur)
+	}
+	if !strings.Contains(stdout.String(), "PARTIAL") {
+		t.Errorf("summary table does not say PARTIAL:\n%s", stdout.String())
+	}
+}
+
+// measuring reports whether an interval line has been written to hlog.
+func measuring(hlog string) bool {
+	b, err := os.ReadFile(hlog)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Tag=") || (line != "" && line[0] >= '0' && line[0] <= '9') {
+			return true
+		}
+	}
+	return false
+}
