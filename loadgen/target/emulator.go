@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -72,7 +71,7 @@ func StartAuthEmulator(ctx context.Context, project, logPath string) (*AuthEmula
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = withoutEnv(os.Environ(), "FIREBASE_AUTH_EMULATOR_HOST")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Close stops node children too
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		os.RemoveAll(dir)

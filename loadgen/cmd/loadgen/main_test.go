@@ -26,9 +26,13 @@ func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(testscript.RunMain(m, map[string]func() int{
+	code := testscript.RunMain(m, map[string]func() int{
 		"loadgen": func() int { return Main(os.Args[1:], os.Stdout, os.Stderr) },
-	}))
+	})
+	if sessiondBin != "" {
+		os.RemoveAll(filepath.Dir(sessiondBin))
+	}
+	os.Exit(code)
 }
 
 // buildSessiond builds reference/cmd/sessiond once into a temp dir, so the
