@@ -38,15 +38,28 @@ func StartAuthEmulator(ctx context.Context, project, logPath string) (*AuthEmula
 	if err != nil {
 		return nil, fmt.Errorf("%w: install it with `%s`, or set FIREBASE_AUTH_EMULATOR_HOST to a running emulator", ErrFirebaseMissing, FirebaseHowTo)
 	}
+	// Three distinct free ports: each listener is held until all are
+	// chosen, then closed before firebase binds them.
 	var ports [3]int
+	var ls []net.Listener
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
 			return nil, fmt.Errorf("free port: %w", err)
 		}
-		defer l.Close()
+		ls = append(ls, l)
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return startEmulatorOn(ctx, bin, project, logPath, ports)
+}
+
+func startEmulatorOn(ctx context.Context, bin, project, logPath string, ports [3]int) (*AuthEmulator, error) {
 	dir, err := os.MkdirTemp("", "loadgen-auth-emulator-")
 	if err != nil {
 		return nil, fmt.Errorf("emulator dir: %w", err)
