@@ -113,3 +113,11 @@ func TestSessiondMissingSaysHowToFix(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestMissingFirebaseSaysHowToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := target.StartAuthEmulator(context.Background(), "demo-x", t.TempDir()+"/log")
+	if !errors.Is(err, target.ErrFirebaseMissing) || !strings.Contains(err.Error(), "npm install -g firebase-tools") {
+		t.Fatalf("got %v", err)
+	}
+}

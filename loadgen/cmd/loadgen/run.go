@@ -136,11 +136,19 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: --out: %v\n", err)
 		return exitUsage
 	}
+	ran := false
+	defer func() {
+		// Nothing was measured: leave no half-filled results directory
+		// behind (the error message carried sessiond's log tail).
+		if !ran {
+			_ = os.RemoveAll(dir)
+		}
+	}()
 	if raw, err := os.ReadFile(scenarioPath); err == nil {
 		_ = os.WriteFile(filepath.Join(dir, "scenario.yaml"), raw, 0o644)
 	}
 
-	r := &runner{f: f, sc: sc, dir: dir, key: key, stdout: stdout, stderr: stderr}
+	r := &runner{f: f, sc: sc, dir: dir, key: key, stdout: stdout, stderr: stderr, ran: &ran}
 	return r.run(ctx)
 }
 
@@ -164,6 +172,7 @@ type runner struct {
 	key    []byte
 	stdout io.Writer
 	stderr io.Writer
+	ran    *bool // set once the engine has started: results are kept
 }
 
 func (r *runner) run(ctx context.Context) int {
@@ -254,6 +263,7 @@ func (r *runner) run(ctx context.Context) int {
 	if prog != nil {
 		ecfg.Progress = prog.update
 	}
+	*r.ran = true
 	rep, err := engine.Run(ctx, ecfg)
 	prog.done()
 	if err != nil {
