@@ -99,6 +99,11 @@ func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if *pubOut != "" {
 			return usageErr(stderr, fmt.Errorf("--public-key-out applies to --auth minted only"))
 		}
+		if os.Getenv("FIREBASE_AUTH_EMULATOR_HOST") == "" {
+			// An emulator started here would stop on exit, taking its
+			// users (and the tokens' worth) with it.
+			return usageErr(stderr, errors.New("tokens --auth emulator needs a running emulator: set FIREBASE_AUTH_EMULATOR_HOST (e.g. firebase emulators:start --only auth --project demo-sessionbench, then FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099)"))
+		}
 		e, cleanup, err := startEmulatorSource(ctx, *count, *project, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
