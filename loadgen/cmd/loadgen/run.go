@@ -27,11 +27,12 @@ type runFlags struct {
 	target, redis, auth, driver, rate, duration, out, authKey, project string
 	seed                                                               uint64
 	quiet                                                              bool
+	redisKnown                                                         bool // loadgen knows (or runs) the Redis
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "base `URL` of a running server speaking the sessiond API; nothing is started")
-	fs.StringVar(&f.redis, "redis", target.RedisEmbedded, "Redis for the started sessiond or the store driver: embedded (in-process miniredis) or a redis:// `URL`")
+	fs.StringVar(&f.redis, "redis", target.RedisEmbedded, "Redis for the started sessiond or the store driver: embedded (in-process miniredis) or a redis:// `URL` (with --target: the Redis behind that server, for its version and memory in the summary)")
 	fs.StringVar(&f.auth, "auth", "minted", "token pool: minted (RS256, local key; sessiond --auth=local) or emulator (Firebase Auth emulator)")
 	fs.StringVar(&f.driver, "driver", "http", "http (the HTTP API) or store (the reference session store on Redis directly, no HTTP, no auth)")
 	fs.StringVar(&f.rate, "rate", "", "override the scenario's rate with a constant `rate`, e.g. 2000/s")
@@ -110,6 +111,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, fmt.Errorf("--target %q: want an http:// or https:// URL", f.target))
 	}
 
+	// With --target, a --redis URL names the Redis behind that server:
+	// loadgen then reports its version and memory.
+	f.redisKnown = f.target == "" || f.redis != target.RedisEmbedded
 	scenarioPath := pos[0]
 	sc, err := scenario.Load(scenarioPath)
 	if err != nil {
@@ -186,7 +190,7 @@ func (r *runner) run(ctx context.Context) int {
 		URL:         r.f.target,
 		Redis:       r.f.redis,
 		StartServer: r.f.driver == "http",
-		NeedRedis:   r.f.driver == "store",
+		NeedRedis:   r.f.driver == "store" || (r.f.target != "" && r.f.redisKnown),
 		Project:     r.f.project,
 		Dir:         r.dir,
 		Log:         r.stderr,
@@ -200,6 +204,9 @@ func (r *runner) run(ctx context.Context) int {
 			return exitFailed
 		}
 		tcfg.Auth, tcfg.PublicKeyFile = "local", pub
+		if r.f.target != "" && r.f.authKey == "" {
+			fmt.Fprintf(r.stderr, "loadgen: note: minted tokens are signed with a key made for this run; the target must verify them with %s (sessiond --auth=local --auth-public-key), or pass --auth-key with the key it trusts\n", pub)
+		}
 	case *tokens.Emulator:
 		authMode = "emulator"
 		tcfg.Auth, tcfg.EmulatorHost = "emulator", s.Host()
