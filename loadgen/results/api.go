@@ -153,6 +153,11 @@ func (s *Summary) Write(dir string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}
+	// CreateTemp makes the file 0600; results are shared artefacts (CI
+	// uploads, teammates' comparisons), so give them ordinary permissions.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, SummaryFile)); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}

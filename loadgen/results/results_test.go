@@ -163,3 +163,20 @@ func TestTable(t *testing.T) {
 		}
 	}
 }
+
+// Regression: summary.json was written 0600 (os.CreateTemp's mode), so
+// CI artefact uploaders and teammates could not read a shared results dir.
+func TestWriteSummaryReadableByOthers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	s := New(report(t, ""), Target{URL: "u"}, CollectEnv("v"))
+	if err := s.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o644 {
+		t.Errorf("summary.json mode = %v, want 0644", got)
+	}
+}
