@@ -25,11 +25,6 @@ import (
 // Reasons for replacing a scheduled operation, in Report.Skipped.
 const SkippedEmptyPool = "skipped_empty_pool"
 
-// spinWindow is how close to an intended time the dispatcher stops
-// sleeping and spins (yielding): Go timers overshoot by tens of µs, a
-// short spin keeps dispatch precise without burning a core.
-const spinWindow = 50 * time.Microsecond
-
 func (c *Config) defaults() error {
 	if c.Scenario == nil || c.Driver == nil || c.Tokens == nil {
 		return errors.New("engine: Config needs Scenario, Driver and Tokens")
@@ -247,23 +242,6 @@ func (r *run) prefill(ctx context.Context) (int, error) {
 	return int(ok.Load()), nil
 }
 
-// sleepUntil waits until deadline (hybrid: timer, then a short yielding
-// spin); false if ctx ended first.
-func sleepUntil(ctx context.Context, deadline time.Time, timer *time.Timer) bool {
-	if d := time.Until(deadline) - spinWindow; d > 0 {
-		timer.Reset(d)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-timer.C:
-		}
-	}
-	for time.Now().Before(deadline) {
-		runtime.Gosched()
-	}
-	return ctx.Err() == nil
-}
-
 // dispatch runs the schedule; it returns true when ctx cut it short.
 func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 	sc := r.sc
@@ -275,8 +253,8 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		pk = pool.NewUniform(r.cfg.Seed + 1)
 	}
 	mixTotal := sc.Mix.Create + sc.Mix.Validate + sc.Mix.Destroy
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	var sl sleeper
+	defer sl.prepare()()
 	maxLag := r.cfg.MaxLag
 	for i := uint64(0); ; i++ {
 		off, ok := sched.At(i)
@@ -284,7 +262,7 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 			return false
 		}
 		intended := r.t0.Add(off)
-		if !sleepUntil(ctx, intended, timer) {
+		if !sl.until(ctx, intended) {
 			return true
 		}
 		lag := time.Since(intended)

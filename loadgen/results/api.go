@@ -43,7 +43,7 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 		DurationS: rep.Duration.Seconds(), Partial: rep.Partial, Target: t, Env: env, Seed: rep.Seed,
 		Load: Load{
 			TargetRate: rep.TargetRate, AchievedRate: rep.AchievedRate,
-			MaxLagMs: float64(rep.MaxLag) / float64(time.Millisecond), Valid: rep.Valid,
+			MaxLagMs: float64(rep.MaxLag) / float64(time.Millisecond), LagMs: latency(rep.Stats.Lag), Valid: rep.Valid,
 			InvalidReasons: append([]string{}, rep.InvalidReasons...),
 		},
 		Ops:    map[string]OpSummary{},
@@ -182,8 +182,8 @@ func (s *Summary) WriteTable(w io.Writer) {
 		row(op, s.InvalidOps[op])
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "latency corrected for coordinated omission (from intended send time); duration %.1fs, target %.1f/s, achieved %.1f/s, max lag %.1fms\n",
-		s.DurationS, s.Load.TargetRate, s.Load.AchievedRate, s.Load.MaxLagMs)
+	fmt.Fprintf(w, "latency corrected for coordinated omission (from intended send time); duration %.1fs, target %.1f/s, achieved %.1f/s, schedule lag p50 %.3fms p99 %.3fms max %.1fms\n",
+		s.DurationS, s.Load.TargetRate, s.Load.AchievedRate, s.Load.LagMs.P50, s.Load.LagMs.P99, s.Load.MaxLagMs)
 	if len(s.Errors.ByClass) > 0 {
 		var parts []string
 		for _, k := range sortedKeys(s.Errors.ByClass) {

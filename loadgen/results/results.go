@@ -58,9 +58,13 @@ type Redis struct {
 
 // Load describes whether the generator kept its schedule.
 type Load struct {
-	TargetRate     float64  `json:"target_rate"`
-	AchievedRate   float64  `json:"achieved_rate"`
-	MaxLagMs       float64  `json:"max_lag_ms"`
+	TargetRate   float64 `json:"target_rate"`
+	AchievedRate float64 `json:"achieved_rate"`
+	MaxLagMs     float64 `json:"max_lag_ms"`
+	// LagMs is the schedule-lag distribution (dispatch − intended time,
+	// warmup included): how precisely the generator kept its schedule.
+	// Its p50 is the floor under every corrected latency.
+	LagMs          Latency  `json:"lag_ms"`
 	Valid          bool     `json:"valid"`
 	InvalidReasons []string `json:"invalid_reasons"`
 }

@@ -107,7 +107,7 @@ func TestWriteReadJSONShape(t *testing.T) {
 		}
 	}
 	load := m["load"].(map[string]any)
-	for _, k := range []string{"target_rate", "achieved_rate", "max_lag_ms", "valid", "invalid_reasons"} {
+	for _, k := range []string{"target_rate", "achieved_rate", "max_lag_ms", "lag_ms", "valid", "invalid_reasons"} {
 		if _, ok := load[k]; !ok {
 			t.Errorf("load lacks %q", k)
 		}
