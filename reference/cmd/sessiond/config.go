@@ -92,11 +92,33 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
+// clusterFlag is --redis-cluster: a boolean flag ("--redis-cluster" alone,
+// or =true, means "url": seed from --redis-url) that also takes a seed
+// list ("--redis-cluster=a:7000,b:7000"). Stored as "", "url" or the list.
+type clusterFlag string
+
+func (f *clusterFlag) String() string { return string(*f) }
+
+func (f *clusterFlag) Set(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "url":
+		*f = "url"
+	case "false", "":
+		*f = ""
+	default:
+		*f = clusterFlag(v)
+	}
+	return nil
+}
+
+// IsBoolFlag lets --redis-cluster stand alone on the command line.
+func (f *clusterFlag) IsBoolFlag() bool { return true }
+
 func registerRedisFlags(fs *flag.FlagSet, c *redisConfig) {
 	fs.StringVar(&c.URL, "redis-url", "redis://127.0.0.1:6379/0", "Redis `URL`: redis://[user:password@]host:port/db, or rediss:// for TLS")
 	fs.StringVar(&c.CAFile, "redis-ca-file", "", "PEM `file` of CA certificates to trust for rediss:// (default: system roots)")
 	fs.StringVar(&c.PasswordFile, "redis-password-file", "", "`file` holding the Redis password (e.g. a Secret Manager mount); overrides a password in --redis-url")
-	fs.StringVar(&c.Cluster, "redis-cluster", "", "Redis Cluster seed `addrs`, comma-separated host:port; \"url\" uses the --redis-url host (and its ?addr= params). Empty: a single Redis")
+	fs.Var((*clusterFlag)(&c.Cluster), "redis-cluster", "Redis Cluster: --redis-cluster alone uses the --redis-url host (and its ?addr= params) as seeds; --redis-cluster=host:port,host:port names the seeds. Unset: a single Redis")
 	fs.IntVar(&c.PoolSize, "redis-pool-size", 0, "Redis connection pool size per node (default 0: go-redis's 10 x GOMAXPROCS)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "deadline of each Redis call; a slower Redis yields HTTP 503")
 	fs.StringVar(&c.KeyPrefix, "key-prefix", "sb:", "prefix of every Redis key")

@@ -30,7 +30,7 @@ func TestServeOnRealRedis(t *testing.T) {
 // Redis Cluster given as --redis-cluster seeds.
 func TestServeOnRedisCluster(t *testing.T) {
 	addrs := testsvc.StartCluster(t)
-	s := startServer(t, "redis://"+addrs[0], "--redis-cluster", strings.Join(addrs, ","))
+	s := startServer(t, "redis://"+addrs[0], "--redis-cluster="+strings.Join(addrs, ","))
 	cookie := s.create(t, "alice")
 	if code, body := s.get(t, "/v1/sessions/current", cookie); code != http.StatusOK {
 		t.Fatalf("validate: %d %s", code, body)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,34 @@ func TestBadSealingKeysExit2(t *testing.T) {
 	code, _, stderr := runSync(t, envMap("SESSIOND_SEALING_KEYS", "no-colon-here"), "gc")
 	if code != exitUsage || !strings.Contains(stderr, "SESSIOND_SEALING_KEYS") {
 		t.Fatalf("exit %d stderr %q; want 2 naming SESSIOND_SEALING_KEYS", code, stderr)
+	}
+}
+
+// --redis-cluster is documented as a flag of its own: alone it must not
+// swallow the next flag as its value, and it may also carry seeds.
+func TestRedisClusterFlagForms(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{args: []string{"--redis-cluster", "--redis-url", "redis://127.0.0.1:7000"}, want: "url"},
+		{args: []string{"--redis-cluster=127.0.0.1:7001,127.0.0.1:7002"}, want: "127.0.0.1:7001,127.0.0.1:7002"},
+		{args: []string{"--redis-cluster=false"}, want: ""},
+		{env: []string{"SESSIOND_REDIS_CLUSTER", "true"}, want: "url"},
+		{args: nil, want: ""},
+	} {
+		var c serveConfig
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		registerServeFlags(fs, &c)
+		if err := parseFlags(fs, tc.args, envMap(tc.env...)); err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if c.Cluster != tc.want {
+			t.Errorf("%v %v: cluster = %q, want %q", tc.args, tc.env, c.Cluster, tc.want)
+		}
+		if len(tc.args) == 3 && c.URL != "redis://127.0.0.1:7000" {
+			t.Errorf("--redis-cluster swallowed --redis-url: url = %q", c.URL)
+		}
 	}
 }
