@@ -66,7 +66,11 @@ type Config struct {
 	// sustained, makes the run invalid. Default DefaultCPUSaturation;
 	// negative disables the check.
 	CPUSaturation float64
-	// Progress, if set, is called about once a second from one goroutine.
+	// CPUNote, if set, is appended to a CPU-saturation reason to say what
+	// else shares the generator's process (e.g. an embedded Redis).
+	CPUNote string
+	// Progress, if set, is called about once a second and at each phase
+	// change, never concurrently with itself.
 	Progress func(Progress)
 	// IntervalLog, if set, receives latency.hlog (1 s corrected interval
 	// histograms, one per operation kind) as the run goes.
@@ -75,6 +79,9 @@ type Config struct {
 
 // Phases reported in Progress.Phase.
 const (
+	// PhaseTokens: readying every user's token (tokens.Warmer) before
+	// anything is sent, so token minting never counts as latency.
+	PhaseTokens  = "tokens"
 	PhasePrefill = "prefill"
 	PhaseWarmup  = "warmup"
 	PhaseMeasure = "measure"

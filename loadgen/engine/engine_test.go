@@ -263,3 +263,45 @@ type badTokens struct{}
 func (badTokens) Token(context.Context, int) (string, error) { return "A-broken", nil }
 func (badTokens) Users() int                                 { return 1 }
 func (badTokens) Mode() string                               { return "bad" }
+
+// warmTokens is a token source that must be warmed before any Token call.
+type warmTokens struct {
+	fakeTokens
+	warmed atomic.Bool
+	cold   atomic.Int64 // Token calls before Warm
+}
+
+func (w *warmTokens) Warm(context.Context) error { w.warmed.Store(true); return nil }
+
+func (w *warmTokens) Token(ctx context.Context, u int) (string, error) {
+	if !w.warmed.Load() {
+		w.cold.Add(1)
+	}
+	return w.fakeTokens.Token(ctx, u)
+}
+
+// A source's first token can cost a millisecond of RSA signing; the engine
+// warms it before prefill so that cost never lands in a create's latency.
+func TestTokensWarmedBeforeAnyOperation(t *testing.T) {
+	tok := &warmTokens{fakeTokens: fakeTokens{users: 10}}
+	var mu sync.Mutex
+	var phases []string
+	rep, err := Run(context.Background(), Config{
+		Scenario: sc(200, 200*time.Millisecond), Driver: newFake(), Tokens: tok, CPUSaturation: -1,
+		Progress: func(p Progress) { mu.Lock(); phases = append(phases, p.Phase); mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.warmed.Load() || tok.cold.Load() != 0 {
+		t.Fatalf("warmed %v, %d Token calls before Warm; want Warm first", tok.warmed.Load(), tok.cold.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(phases) == 0 || phases[0] != PhaseTokens {
+		t.Fatalf("first progress phase %v, want %q", phases, PhaseTokens)
+	}
+	if rep.Prefilled == 0 {
+		t.Fatal("no prefill after warm")
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/sessionbench/sessionbench/loadgen/pool"
 	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
+	"github.com/sessionbench/sessionbench/loadgen/tokens"
 )
 
 // Reasons for replacing a scheduled operation, in Report.Skipped.
@@ -54,6 +55,12 @@ func (c *Config) defaults() error {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		c.Seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	if p := c.Progress; p != nil {
+		// The ticker and the run's phase changes both report; serialise
+		// them so the callback never runs concurrently with itself.
+		var mu sync.Mutex
+		c.Progress = func(pr Progress) { mu.Lock(); defer mu.Unlock(); p(pr) }
 	}
 	return nil
 }
@@ -113,6 +120,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Scenario: sc, Seed: cfg.Seed}
 	rep.RSSStart, _ = readRSS()
 
+	if w, ok := cfg.Tokens.(tokens.Warmer); ok {
+		if cfg.Progress != nil {
+			cfg.Progress(Progress{Phase: PhaseTokens, Total: sched.End()})
+		}
+		if err := w.Warm(ctx); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Phase: PhasePrefill, Total: sched.End()})
 	}
@@ -463,8 +478,12 @@ func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
 					saturated = 0
 				}
 				if saturated >= SaturationWindow {
-					r.markInvalid(fmt.Sprintf("generator CPU: loadgen used %.0f%% of %d CPUs for %d s at t=%v: generator saturated (an in-process embedded Redis shares this CPU)",
-						share*100, procs, SaturationWindow, now.Sub(r.t0).Round(time.Second)))
+					reason := fmt.Sprintf("generator CPU: loadgen used %.0f%% of %d CPUs for %d s at t=%v: generator saturated",
+						share*100, procs, SaturationWindow, now.Sub(r.t0).Round(time.Second))
+					if r.cfg.CPUNote != "" {
+						reason += " (" + r.cfg.CPUNote + ")"
+					}
+					r.markInvalid(reason)
 				}
 			}
 			if r.cfg.Progress != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -205,6 +206,30 @@ func (m *Minted) Mint(user int, at time.Time) (string, error) {
 	}
 	return tok, nil
 }
+
+// Warm mints every user's token up front on all CPUs (about 1 ms of CPU
+// per user), so no create of the run pays for a signature. Tokens are
+// dated as if minted over the past RenewAfter/2, so their background
+// renewals spread over a minute instead of all falling due at once; a
+// token's real auth_time is never older than its cache age.
+func (m *Minted) Warm(ctx context.Context) error {
+	now := m.cfg.Now()
+	n := m.cfg.Users
+	return warmAll(ctx, n, runtime.GOMAXPROCS(0), func(user int) error {
+		if m.cache[user].Load() != nil {
+			return nil
+		}
+		tok, err := m.Mint(user, now)
+		if err != nil {
+			return err
+		}
+		age := m.cfg.RenewAfter / 2 * time.Duration(user) / time.Duration(n)
+		m.cache[user].Store(&cached{token: tok, mintedAt: now.Add(-age)})
+		return nil
+	})
+}
+
+var _ Warmer = (*Minted)(nil)
 
 // Wait waits for background renewals (tests, shutdown).
 func (m *Minted) Wait() { m.wg.Wait() }

@@ -151,3 +151,63 @@ func FuzzParsePrivateKeyPEM(f *testing.F) {
 		}
 	})
 }
+
+// Warm mints every user's token before the run, so Token then serves
+// from cache; the tokens' cache ages are spread over RenewAfter/2 so
+// renewals do not all fall due at once.
+func TestMintedWarmReadiesEveryUserAndSpreadsRenewals(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	const users = 8
+	m, err := tokens.NewMinted(tokens.MintedConfig{Users: users, Key: testKey(), Now: clock,
+		RenewAfter: 2 * time.Minute, MaxAge: 4 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := m.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	warm := make([]string, users)
+	for u := range users {
+		warm[u], _ = m.Token(ctx, u)
+	}
+	// The same clock instant: Token must serve the warmed tokens.
+	for u := range users {
+		if tok, _ := m.Token(ctx, u); tok != warm[u] || tok == "" {
+			t.Fatalf("user %d: Token after Warm re-minted", u)
+		}
+	}
+	// 100 s later (< RenewAfter = 120 s, > 120 s − 60 s): the users dated
+	// oldest by Warm are due for renewal, the youngest are not.
+	now.Add(int64(100 * time.Second))
+	for u := range users {
+		_, _ = m.Token(ctx, u)
+	}
+	m.Wait()
+	renewed := 0
+	for u := range users {
+		if tok, _ := m.Token(ctx, u); tok != warm[u] {
+			renewed++
+		}
+	}
+	if renewed == 0 || renewed == users {
+		t.Fatalf("%d of %d users renewed after 100 s; want the renewals spread (some, not all)", renewed, users)
+	}
+	if tok, _ := m.Token(ctx, 0); tok != warm[0] {
+		t.Fatal("user 0 (dated youngest) renewed before RenewAfter")
+	}
+}
+
+func TestMintedWarmStopsWhenCancelled(t *testing.T) {
+	m, err := tokens.NewMinted(tokens.MintedConfig{Users: 1000, Key: testKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := m.Warm(ctx); err == nil {
+		t.Fatal("Warm with a cancelled context returned nil, want the context error")
+	}
+}
