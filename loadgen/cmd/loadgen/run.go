@@ -266,6 +266,9 @@ func (r *runner) run(ctx context.Context) int {
 		Seed:        r.f.seed,
 		IntervalLog: hlogFile,
 	}
+	if tgt.RedisMode == target.RedisEmbedded {
+		ecfg.CPUNote = "the embedded Redis runs in loadgen's process and shares its CPU; use --redis redis://… for high rates"
+	}
 	prog := newProgress(r.stderr, r.f.quiet)
 	if prog != nil {
 		ecfg.Progress = prog.update
