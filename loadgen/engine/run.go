@@ -268,8 +268,8 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		pk = pool.NewUniform(r.cfg.Seed + 1)
 	}
 	mixTotal := sc.Mix.Create + sc.Mix.Validate + sc.Mix.Destroy
-	var sl sleeper
-	defer sl.prepare()()
+	sl := newSleeper()
+	defer sl.close()
 	maxLag := r.cfg.MaxLag
 	for i := uint64(0); ; i++ {
 		off, ok := sched.At(i)

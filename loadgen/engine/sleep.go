@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"time"
 )
 
@@ -10,46 +11,74 @@ import (
 // waits in whole milliseconds), and every microsecond of that lateness
 // lands in the corrected latency of the operation: measured at 200/s
 // against an instant target, dispatch lag was p50 0.5 ms, p99 1 ms —
-// as large as a Redis-backed validate itself. So the dispatcher runs on
-// its own OS thread and sleeps with the kernel's clock_nanosleep (timer
-// slack lowered to 1 ns on Linux), which wakes within tens of µs, and
-// busy-waits the last spinWindow before the intended time.
+// as large as a Redis-backed validate itself. On Linux the dispatcher
+// therefore sleeps on a timerfd read through the netpoller, which the
+// kernel's hrtimer wakes at the asked time; elsewhere it falls back to a
+// runtime timer. A blocking clock_nanosleep on a locked thread was tried
+// first: as precise, but it doubled the generator's CPU (every sleep a
+// blocking syscall that sysmon hands the P away from).
 
 // spinWindow is how close to an intended time the dispatcher stops
-// sleeping and busy-waits. It covers the kernel's wake-up latency
-// (tens of µs) without burning a core at low rates.
-const spinWindow = 100 * time.Microsecond
+// sleeping and busy-waits, when there is a second P (with GOMAXPROCS=1
+// a spinning dispatcher would hold the only P the operations need). It
+// covers the poller's wake-up latency at a bounded CPU cost: at most
+// rate × spinWindow of one core.
+const spinWindow = 20 * time.Microsecond
 
-// maxSleepChunk bounds one kernel sleep so cancellation is noticed.
+// maxSleepChunk bounds one sleep so cancellation is noticed.
 const maxSleepChunk = 5 * time.Millisecond
 
-// sleeper waits until intended times on the calling goroutine's thread.
-// Call prepare once on the dispatcher goroutine before using until.
-type sleeper struct{}
+// sleeper waits until intended times. Not safe for concurrent use.
+type sleeper struct {
+	spin  time.Duration // spinWindow, or 0 with a single P
+	kt    *kernelTimer  // nil: use timer
+	timer *time.Timer
+}
 
-// prepare locks the dispatcher to its OS thread and lowers the thread's
-// timer slack; release undoes the lock.
-func (sleeper) prepare() (release func()) { return lockThreadForSleep() }
+func newSleeper() *sleeper {
+	s := &sleeper{timer: time.NewTimer(time.Hour)}
+	s.timer.Stop()
+	if runtime.GOMAXPROCS(0) > 1 {
+		s.spin = spinWindow
+	}
+	if kt, err := newKernelTimer(); err == nil {
+		s.kt = kt
+	}
+	return s
+}
+
+func (s *sleeper) close() {
+	s.timer.Stop()
+	if s.kt != nil {
+		_ = s.kt.close()
+	}
+}
 
 // until waits until deadline; false if ctx ended first.
-func (sleeper) until(ctx context.Context, deadline time.Time) bool {
+func (s *sleeper) until(ctx context.Context, deadline time.Time) bool {
 	for {
-		d := time.Until(deadline) - spinWindow
+		d := time.Until(deadline) - s.spin
 		if d <= 0 {
 			break
 		}
 		if d > maxSleepChunk {
 			d = maxSleepChunk
 		}
-		kernelSleep(d)
+		if s.kt == nil || s.kt.sleep(d) != nil {
+			s.kt = nil // fall back for good on any timerfd error
+			s.timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return false
+			case <-s.timer.C:
+			}
+		}
 		if ctx.Err() != nil {
 			return false
 		}
 	}
 	for time.Now().Before(deadline) {
-		// Busy-wait: at most spinWindow. No runtime.Gosched here: the
-		// goroutine is locked to its thread, and yielding would hand
-		// the thread off and back through the scheduler.
+		// Busy-wait: at most s.spin (or the odd µs without it).
 	}
 	return ctx.Err() == nil
 }

@@ -3,25 +3,39 @@
 package engine
 
 import (
-	"runtime"
+	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-func lockThreadForSleep() func() {
-	runtime.LockOSThread()
-	// Timer slack defaults to 50 µs per thread; 1 ns makes the kernel
-	// wake the dispatcher as close to the asked time as it can. Failure
-	// only costs precision.
-	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	return runtime.UnlockOSThread
+// kernelTimer is a timerfd read through Go's netpoller: the dispatcher
+// parks like any goroutine blocked on I/O, and the kernel's hrtimer
+// wakes the poller at the asked time, without the millisecond rounding
+// of the runtime's own timers and without a blocked OS thread.
+type kernelTimer struct {
+	fd int      // for timerfd_settime (os.File.Fd would make f blocking)
+	f  *os.File // for reads through the netpoller
 }
 
-// kernelSleep blocks the thread in clock_nanosleep for d. The runtime
-// hands the P to other goroutines while the thread sleeps.
-func kernelSleep(d time.Duration) {
-	ts := unix.NsecToTimespec(int64(d))
-	for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, 0, &ts, &ts) == unix.EINTR {
+func newKernelTimer() (*kernelTimer, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("timerfd_create: %w", err)
 	}
+	return &kernelTimer{fd: fd, f: os.NewFile(uintptr(fd), "dispatch-timerfd")}, nil
 }
+
+// sleep blocks the goroutine for d.
+func (k *kernelTimer) sleep(d time.Duration) error {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if err := unix.TimerfdSettime(k.fd, 0, &spec, nil); err != nil {
+		return fmt.Errorf("timerfd_settime: %w", err)
+	}
+	var buf [8]byte
+	_, err := k.f.Read(buf[:])
+	return err
+}
+
+func (k *kernelTimer) close() error { return k.f.Close() }

@@ -3,13 +3,15 @@
 package engine
 
 import (
-	"runtime"
+	"errors"
 	"time"
 )
 
-func lockThreadForSleep() func() {
-	runtime.LockOSThread()
-	return runtime.UnlockOSThread
+type kernelTimer struct{}
+
+func newKernelTimer() (*kernelTimer, error) {
+	return nil, errors.New("no timerfd on this OS")
 }
 
-func kernelSleep(d time.Duration) { time.Sleep(d) }
+func (*kernelTimer) sleep(time.Duration) error { return nil }
+func (*kernelTimer) close() error              { return nil }
