@@ -37,14 +37,22 @@ func newRedis(c *redisConfig) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis-ca-file %s: no PEM certificate found", c.CAFile)
 		}
 	}
-	setTLS := func(cfg *tls.Config) error {
-		if roots == nil {
-			return nil
+	// common applies what single and cluster clients share; go-redis has
+	// one options type for each, hence the pointers.
+	common := func(tlsCfg *tls.Config, pw *string, ctxTimeout *bool, poolSize *int) error {
+		if roots != nil {
+			if tlsCfg == nil {
+				return fmt.Errorf("--redis-ca-file needs a rediss:// --redis-url (TLS); got %s", redactURL(c.URL))
+			}
+			tlsCfg.RootCAs = roots
 		}
-		if cfg == nil {
-			return fmt.Errorf("--redis-ca-file needs a rediss:// --redis-url (TLS); got %s", redactURL(c.URL))
+		if hasPassword {
+			*pw = password
 		}
-		cfg.RootCAs = roots
+		*ctxTimeout = true
+		if c.PoolSize > 0 {
+			*poolSize = c.PoolSize
+		}
 		return nil
 	}
 
@@ -53,15 +61,8 @@ func newRedis(c *redisConfig) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--redis-url %s: %w (use redis://[user:password@]host:port/db or rediss://...)", redactURL(c.URL), err)
 		}
-		if err := setTLS(opt.TLSConfig); err != nil {
+		if err := common(opt.TLSConfig, &opt.Password, &opt.ContextTimeoutEnabled, &opt.PoolSize); err != nil {
 			return nil, err
-		}
-		if hasPassword {
-			opt.Password = password
-		}
-		opt.ContextTimeoutEnabled = true
-		if c.PoolSize > 0 {
-			opt.PoolSize = c.PoolSize
 		}
 		return redis.NewClient(opt), nil
 	}
@@ -84,15 +85,8 @@ func newRedis(c *redisConfig) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis-cluster %q names no seed address; use host:port,host:port or \"url\"", c.Cluster)
 		}
 	}
-	if err := setTLS(opt.TLSConfig); err != nil {
+	if err := common(opt.TLSConfig, &opt.Password, &opt.ContextTimeoutEnabled, &opt.PoolSize); err != nil {
 		return nil, err
-	}
-	if hasPassword {
-		opt.Password = password
-	}
-	opt.ContextTimeoutEnabled = true
-	if c.PoolSize > 0 {
-		opt.PoolSize = c.PoolSize
 	}
 	return redis.NewClusterClient(opt), nil
 }
