@@ -1,8 +1,7 @@
 package auth
 
-// CONTRACT FILE written by the lead so the HTTP layer and loadgen can be
-// built in parallel with the verifiers. Keep every name and signature
-// below (add freely; coordinate any change).
+// This file holds what callers depend on: the Verifier interface, the
+// verified Token and the error classes that decide 401 versus 503.
 
 import (
 	"context"

@@ -1,9 +1,7 @@
 package session
 
-// CONTRACT FILE written by the lead so the HTTP layer and loadgen can be
-// built in parallel with the store. The store owner may move these
-// declarations into other files of this package and add to them, but must
-// keep every name and signature below (or coordinate a change).
+// This file holds what callers depend on: the API interface, the records
+// it returns and the sentinel errors that decide 401 versus 503.
 
 import (
 	"context"
