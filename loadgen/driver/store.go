@@ -120,7 +120,8 @@ func classifyStoreErr(op string, err error) Result {
 	werr := fmt.Errorf("%s: %w", op, err)
 	var ne net.Error
 	switch {
-	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrMalformedID):
+	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrMalformedID),
+		errors.Is(err, session.ErrInvalidSession): // sessiond answers 401 invalid_token
 		return Result{Class: Rejected, Err: werr}
 	case errors.Is(err, session.ErrDataTooLarge), errors.Is(err, session.ErrInvalidData):
 		return Result{Class: Unexpected4xx, Err: werr}

@@ -628,3 +628,16 @@ func TestUserAgentMismatchLogIsRateLimited(t *testing.T) {
 		t.Fatal("the metric must still count every mismatch")
 	}
 }
+
+// Regression: a verified token whose claims no session can hold (here a
+// 400-byte email) was answered 503 store_unavailable, blaming our Redis
+// for the client's token.
+func TestCreateWithUnusableClaimsIs401NotStoreFailure(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok := e.token("alice", authtest.WithEmail(strings.Repeat("a", 390)+"@example.test"))
+	r := e.do(e.browser(), "POST", "/v1/sessions", "", "Authorization: Bearer "+tok)
+	r.wantError(t, http.StatusUnauthorized, "invalid_token")
+	if !strings.Contains(string(r.body), "Email") {
+		t.Errorf("message %s does not name the claim", r.body)
+	}
+}

@@ -78,6 +78,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, http.StatusRequestEntityTooLarge, "data_too_large", "data is larger than the configured maximum (--max-data-bytes)")
 		case errors.Is(err, session.ErrInvalidData):
 			s.writeError(w, http.StatusBadRequest, "invalid_data", `"data" must be a JSON object`)
+		case errors.Is(err, session.ErrInvalidSession):
+			// The token verified but carries claims no session can hold
+			// (e.g. a 400-byte email): the client's token, not our store.
+			s.writeError(w, http.StatusUnauthorized, "invalid_token", "the ID token's claims cannot start a session: "+strings.TrimPrefix(err.Error(), session.ErrInvalidSession.Error()+": "))
 		default:
 			s.storeFailed(w, "create", err)
 		}
@@ -185,7 +189,9 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 				s.storeFailed(w, "destroy", err)
 				return "", nil, false
 			}
-			s.metrics.destroyed.Inc()
+			if err == nil { // ErrNotFound: a concurrent logout already counted it
+				s.metrics.destroyed.Inc()
+			}
 			w.Header()["Set-Cookie"] = []string{s.clearCookie}
 			s.writeError(w, http.StatusUnauthorized, "user_agent_mismatch", "the session was created by another user agent; it has been ended, sign in again")
 			return "", nil, false
