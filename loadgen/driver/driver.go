@@ -5,6 +5,7 @@ package driver
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Session is a live session as a driver knows it. Credential is opaque to
@@ -49,4 +50,14 @@ type Driver interface {
 	Destroy(ctx context.Context, s Session) Result
 	// Close releases connections.
 	Close() error
+}
+
+// opContext bounds one operation by timeout unless ctx already carries a
+// deadline: the caller's own bound (the engine's OpTimeout) governs, and
+// an operation needs only one timer.
+func opContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
 }

@@ -35,8 +35,9 @@ type HTTPConfig struct {
 	// rate never has to dial. Default 64. Connections are never capped
 	// (MaxConnsPerHost 0): a cap would silently limit the rate.
 	Concurrency int
-	// Timeout bounds one operation (request sent to body drained), unless
-	// the caller's context ends earlier. Default 5s.
+	// Timeout bounds one operation (request sent to body drained) when the
+	// caller's context has no deadline of its own (the engine sets one:
+	// its OpTimeout). Default 5s.
 	Timeout time.Duration
 	// DialTimeout bounds a TCP connect. Default 2s.
 	DialTimeout time.Duration
@@ -151,7 +152,7 @@ func (d *HTTP) Create(ctx context.Context, idToken string, data json.RawMessage)
 	body = append(body, data...)
 	body = append(body, '}')
 
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := opContext(ctx, d.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.createURL, bytes.NewReader(body))
 	if err != nil {
@@ -190,7 +191,7 @@ func (d *HTTP) Destroy(ctx context.Context, s Session) Result {
 }
 
 func (d *HTTP) current(ctx context.Context, method, op string, s Session) Result {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := opContext(ctx, d.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, d.currentURL, nil)
 	if err != nil {

@@ -21,8 +21,8 @@ type StoreConfig struct {
 	UserAgent string
 	// ClientIP is stored with each session. Default "127.0.0.1".
 	ClientIP string
-	// Timeout bounds one operation unless the caller's context ends
-	// earlier. Default 5s.
+	// Timeout bounds one operation when the caller's context has no
+	// deadline of its own (the engine sets one: its OpTimeout). Default 5s.
 	Timeout time.Duration
 	// Now is the clock for NewSession.AuthTime; default time.Now.
 	Now func() time.Time
@@ -73,7 +73,7 @@ func (d *Store) Create(ctx context.Context, idToken string, data json.RawMessage
 	if err != nil {
 		return Session{}, Result{Class: Rejected, Err: fmt.Errorf("create: %w", err)}
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := opContext(ctx, d.timeout)
 	defer cancel()
 	id, _, err := d.api.Create(ctx, session.NewSession{
 		UserID:    uid,
@@ -91,7 +91,7 @@ func (d *Store) Create(ctx context.Context, idToken string, data json.RawMessage
 
 // Validate looks the session up (and slides its expiry, as sessiond does).
 func (d *Store) Validate(ctx context.Context, s Session) Result {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := opContext(ctx, d.timeout)
 	defer cancel()
 	if _, err := d.api.Validate(ctx, s.Credential); err != nil {
 		return classifyStoreErr("validate", err)
@@ -101,7 +101,7 @@ func (d *Store) Validate(ctx context.Context, s Session) Result {
 
 // Destroy deletes the session.
 func (d *Store) Destroy(ctx context.Context, s Session) Result {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := opContext(ctx, d.timeout)
 	defer cancel()
 	if err := d.api.Destroy(ctx, s.Credential); err != nil {
 		return classifyStoreErr("destroy", err)

@@ -82,8 +82,10 @@ type run struct {
 	// only when a worker is waiting). Closed when the run ends.
 	jobs chan job
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards invalid (the ticker marks too)
 	invalid []string
+
+	// Written by dispatch only, read by Run after dispatch returns.
 	skipped map[string]uint64
 	maxLag  time.Duration
 }
@@ -276,6 +278,7 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 	sl := newSleeper()
 	defer sl.close()
 	maxLag := r.cfg.MaxLag
+	var lagMarked, inflightMarked bool
 	for i := uint64(0); ; i++ {
 		off, ok := sched.At(i)
 		if !ok {
@@ -287,18 +290,22 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		}
 		lag := time.Since(intended)
 		r.rec.RecordLag(lag)
-		r.mu.Lock()
+		// maxLag and skipped are written only here and read by Run after
+		// dispatch returns: no lock needed.
 		if lag > r.maxLag {
 			r.maxLag = lag
 		}
-		r.mu.Unlock()
-		if lag > maxLag {
+		if lag > maxLag && !lagMarked {
+			lagMarked = true // format the reason once, not on every late op
 			r.markInvalid(fmt.Sprintf("schedule lag: %v > %v bound at t=%v: generator could not keep up",
 				lag.Round(time.Millisecond), maxLag, off.Round(time.Second)))
 		}
 		if n := r.inflight.Load(); n >= int64(r.cfg.MaxInFlight) {
-			r.markInvalid(fmt.Sprintf("in-flight limit: %d operations in flight at t=%v: target or generator could not keep up",
-				n, off.Round(time.Second)))
+			if !inflightMarked {
+				inflightMarked = true
+				r.markInvalid(fmt.Sprintf("in-flight limit: %d operations in flight at t=%v: target or generator could not keep up",
+					n, off.Round(time.Second)))
+			}
 			for r.inflight.Load() >= int64(r.cfg.MaxInFlight) {
 				if ctx.Err() != nil {
 					return true
@@ -337,9 +344,7 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 			}
 			if !got {
 				if off >= r.warm {
-					r.mu.Lock()
 					r.skipped[SkippedEmptyPool]++
-					r.mu.Unlock()
 				}
 				op = recorder.Create
 			}

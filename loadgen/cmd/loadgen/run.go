@@ -239,8 +239,7 @@ func (r *runner) run(ctx context.Context) int {
 			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
 			return exitFailed
 		}
-		// The store driver skips auth: its "tokens" are bare uids.
-		src = tokens.UIDs{N: r.sc.Population.Users}
+		// The store driver skips auth: tokenSource gave it bare uids.
 		authMode = "none (store driver)"
 	} else {
 		conc := int(maxRate(r.sc)/100) + 64 // ~10 ms of arrivals in flight, plus slack
