@@ -17,17 +17,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sessionbench/sessionbench/internal/proc"
+	"github.com/sessionbench/sessionbench/reference/auth"
 )
 
 // HowTo is how to get the firebase CLI.
 const HowTo = "npm install -g firebase-tools"
 
 // HostEnv is the variable the Admin SDK reads to talk to an emulator.
-const HostEnv = "FIREBASE_AUTH_EMULATOR_HOST"
+const HostEnv = auth.EmulatorHostEnv
 
 // DefaultStartTimeout bounds the wait for the emulator to answer; a cold
 // start takes about 10 s on a 2-core machine.
@@ -126,9 +128,9 @@ func (e *Emulator) start(ctx context.Context, bin string, ports []int, o Options
 	cmd.Dir = e.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The emulator must not inherit a host pointing at another emulator.
-	cmd.Env = withoutEnv(os.Environ(), HostEnv)
+	cmd.Env = proc.WithoutEnv(os.Environ(), HostEnv)
 	// firebase spawns node children: a process group lets Close stop all.
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = proc.ChildAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -140,7 +142,7 @@ func (e *Emulator) start(ctx context.Context, bin string, ports []int, o Options
 	if err := e.waitReady(ctx); err != nil {
 		_ = e.kill()
 		out, _ := os.ReadFile(o.LogPath)
-		return fmt.Errorf("auth emulator did not become ready: %w; output:\n%s", err, tail(string(out), 2000))
+		return fmt.Errorf("auth emulator did not become ready: %w; output:\n%s", err, proc.Tail(string(out), 2000))
 	}
 	return nil
 }
@@ -235,21 +237,4 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-func withoutEnv(env []string, name string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionbench/sessionbench/internal/proc"
+	"github.com/sessionbench/sessionbench/reference/auth"
 )
 
 // Redis modes.
@@ -373,13 +375,13 @@ func (t *Target) startSessiond(ctx context.Context, cfg Config) error {
 	_ = os.Remove(readyFile)
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--ready-file", readyFile,
 		"--redis-url", t.redisURL, "--shutdown-delay", "0s"}
-	env := withoutEnv(os.Environ(), "FIREBASE_AUTH_EMULATOR_HOST")
+	env := proc.WithoutEnv(os.Environ(), auth.EmulatorHostEnv)
 	switch cfg.Auth {
 	case "local", "":
 		args = append(args, "--auth=local", "--auth-public-key", cfg.PublicKeyFile)
 	case "emulator":
 		args = append(args, "--auth=emulator")
-		env = append(env, "FIREBASE_AUTH_EMULATOR_HOST="+cfg.EmulatorHost)
+		env = append(env, auth.EmulatorHostEnv+"="+cfg.EmulatorHost)
 	default:
 		return &ConfigError{fmt.Sprintf("sessiond auth %q: want local or emulator", cfg.Auth)}
 	}
@@ -395,7 +397,7 @@ func (t *Target) startSessiond(ctx context.Context, cfg Config) error {
 	cmd.Env = env
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = proc.ChildAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", bin, err)
@@ -407,7 +409,7 @@ func (t *Target) startSessiond(ctx context.Context, cfg Config) error {
 	addr, err := p.waitReady(ctx, readyFile, cfg.ReadyTimeout)
 	if err != nil {
 		out, _ := os.ReadFile(logPath)
-		return fmt.Errorf("sessiond did not become ready: %w; %s says:\n%s", err, logPath, tail(string(out), 1500))
+		return fmt.Errorf("sessiond did not become ready: %w; %s says:\n%s", err, logPath, proc.Tail(string(out), 1500))
 	}
 	_ = os.Remove(readyFile)
 	t.URL = "http://" + addr
@@ -470,21 +472,4 @@ func (p *process) stop(grace time.Duration) error {
 		<-p.done
 		return fmt.Errorf("sessiond did not stop within %v of SIGTERM; killed", grace)
 	}
-}
-
-func withoutEnv(env []string, name string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/sessionbench/sessionbench/reference/auth"
 )
 
 // DefaultProject is the Firebase project ID tokens are minted for. The
@@ -186,7 +187,7 @@ func (m *Minted) mintCached(user int) (string, error) {
 func (m *Minted) Mint(user int, at time.Time) (string, error) {
 	uid := UID(user)
 	claims := jwt.MapClaims{
-		"iss":            "https://securetoken.google.com/" + m.cfg.Project,
+		"iss":            auth.IssuerPrefix + m.cfg.Project,
 		"aud":            m.cfg.Project,
 		"sub":            uid,
 		"user_id":        uid,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sessionbench/sessionbench/internal/firebaseemu"
 	"github.com/sessionbench/sessionbench/loadgen/target"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
 )
@@ -23,7 +24,7 @@ func (e *notInstalledError) Unwrap() error { return e.err }
 // (stopped by cleanup) when that is unset.
 func startEmulatorSource(ctx context.Context, users int, project string, stderr io.Writer) (*tokens.Emulator, func(), error) {
 	cleanup := func() {}
-	host := os.Getenv("FIREBASE_AUTH_EMULATOR_HOST")
+	host := os.Getenv(firebaseemu.HostEnv)
 	if host == "" {
 		dir, err := os.MkdirTemp("", "loadgen-emulator-log-")
 		if err != nil {
@@ -99,7 +100,7 @@ func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if *pubOut != "" {
 			return usageErr(stderr, fmt.Errorf("--public-key-out applies to --auth minted only"))
 		}
-		if os.Getenv("FIREBASE_AUTH_EMULATOR_HOST") == "" {
+		if os.Getenv(firebaseemu.HostEnv) == "" {
 			// An emulator started here would stop on exit, taking its
 			// users (and the tokens' worth) with it.
 			return usageErr(stderr, errors.New("tokens --auth emulator needs a running emulator: set FIREBASE_AUTH_EMULATOR_HOST (e.g. firebase emulators:start --only auth --project demo-sessionbench, then FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099)"))
