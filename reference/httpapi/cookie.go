@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-)
 
-// sessionIDLen is the length of a session ID: 32 random bytes in unpadded
-// base64url.
-const sessionIDLen = 43
+	"github.com/sessionbench/sessionbench/reference/session"
+)
 
 // cookieState is what parseSessionCookie found.
 type cookieState int
@@ -41,7 +39,7 @@ func parseSessionCookie(h http.Header, name string) (string, cookieState) {
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
-			if !validID(v) {
+			if !session.ValidID(v) {
 				return "", cookieMalformed
 			}
 			return v, cookieOK
@@ -58,34 +56,6 @@ func trimSpace(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// validID reports whether v is a canonical session ID: 43 base64url
-// characters encoding 32 bytes, so the last character carries 4 data bits
-// and 2 zero bits (the check session.ValidID makes, without allocating).
-func validID(v string) bool {
-	if len(v) != sessionIDLen {
-		return false
-	}
-	var last byte
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case 'A' <= c && c <= 'Z':
-			last = c - 'A'
-		case 'a' <= c && c <= 'z':
-			last = c - 'a' + 26
-		case '0' <= c && c <= '9':
-			last = c - '0' + 52
-		case c == '-':
-			last = 62
-		case c == '_':
-			last = 63
-		default:
-			return false
-		}
-	}
-	return last&3 == 0
 }
 
 // cookieAttributes validates the cookie settings, applies the "__Host-"
