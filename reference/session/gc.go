@@ -107,22 +107,13 @@ func (s *Store) gcNode(ctx context.Context, c *redis.Client, rep *GCReport) erro
 // returns how many it removed and how many are left.
 func (s *Store) pruneIndex(ctx context.Context, idx string) (pruned, left int64, err error) {
 	nowMS := s.nowMS()
-	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
+	zs, exists, err := s.indexEntries(ctx, idx)
 	if err != nil || len(zs) == 0 {
-		return 0, 0, err
-	}
-	exists := make([]*redis.IntCmd, len(zs))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, z := range zs {
-			exists[i] = p.Exists(ctx, s.sessionKeyFromHash(z.Member.(string)))
-		}
-		return nil
-	}); err != nil {
 		return 0, 0, err
 	}
 	var drop []string
 	for i, z := range zs {
-		if exists[i].Val() == 0 && s.staleMissing(z.Score, nowMS) {
+		if !exists[i] && s.staleMissing(z.Score, nowMS) {
 			drop = append(drop, z.Member.(string))
 		}
 	}

@@ -148,30 +148,46 @@ func (s *Store) staleMissing(score float64, nowMS int64) bool {
 	return s.createdMS(score) < nowMS-createGrace.Milliseconds() || int64(score) <= nowMS
 }
 
+// indexEntries reads a user index, oldest first, and whether each
+// entry's session key still exists (one pipelined round trip of EXISTS).
+func (s *Store) indexEntries(ctx context.Context, idx string) ([]redis.Z, []bool, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
+	if err != nil || len(zs) == 0 {
+		if err != nil {
+			err = fmt.Errorf("read index: %w", err)
+		}
+		return nil, nil, err
+	}
+	cmds := make([]*redis.IntCmd, len(zs))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, z := range zs {
+			cmds[i] = p.Exists(ctx, s.sessionKeyFromHash(z.Member.(string)))
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("check sessions: %w", err)
+	}
+	exists := make([]bool, len(zs))
+	for i, c := range cmds {
+		exists[i] = c.Val() == 1
+	}
+	return zs, exists, nil
+}
+
 // enforceCap destroys the oldest live sessions of an index beyond
 // MaxSessionsPerUser (never keep, the session just created) and prunes
 // stale entries on the way.
 func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) error {
-	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
+	zs, exists, err := s.indexEntries(ctx, idx)
 	if err != nil {
-		return backendErr("create: cap: read index", err)
-	}
-	exists := make([]*redis.IntCmd, len(zs))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, z := range zs {
-			exists[i] = p.Exists(ctx, s.sessionKeyFromHash(z.Member.(string)))
-		}
-		return nil
-	})
-	if err != nil {
-		return backendErr("create: cap: check sessions", err)
+		return backendErr("create: cap", err)
 	}
 	var live, drop []string
 	for i, z := range zs {
 		m := z.Member.(string)
 		switch {
 		case m == keep:
-		case exists[i].Val() == 1 && int64(z.Score) > nowMS:
+		case exists[i] && int64(z.Score) > nowMS:
 			live = append(live, m)
 		case s.staleMissing(z.Score, nowMS):
 			drop = append(drop, m)
