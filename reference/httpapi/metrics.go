@@ -85,8 +85,7 @@ func newMetrics(reg *prometheus.Registry, pool func() *redis.PoolStats) (*metric
 			return nil, fmt.Errorf("httpapi: registering metrics: %w (give each Server its own Registry)", err)
 		}
 	}
-	for _, r := range []string{"POST /v1/sessions", "GET /v1/sessions", "DELETE /v1/sessions",
-		"GET /v1/sessions/current", "DELETE /v1/sessions/current", "GET /healthz", "GET /readyz", "GET /metrics", "other"} {
+	for _, r := range routeLabels() {
 		m.latByRt[r] = m.latency.WithLabelValues(r)
 	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})

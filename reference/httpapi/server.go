@@ -315,32 +315,51 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 
 // routeLabel is the metrics label of a request: a fixed set, so a scanner
 // probing random paths cannot blow up the series count.
+// Route labels of the metrics: one per API route, "other" for the rest.
+const (
+	rtCreate     = "POST /v1/sessions"
+	rtList       = "GET /v1/sessions"
+	rtDestroyAll = "DELETE /v1/sessions"
+	rtCurrent    = "GET /v1/sessions/current"
+	rtDestroy    = "DELETE /v1/sessions/current"
+	rtHealth     = "GET /healthz"
+	rtReady      = "GET /readyz"
+	rtMetrics    = "GET /metrics"
+	rtOther      = "other"
+)
+
+// routeLabels lists every label routeLabel returns, so metrics can
+// create each series up front.
+func routeLabels() []string {
+	return []string{rtCreate, rtList, rtDestroyAll, rtCurrent, rtDestroy, rtHealth, rtReady, rtMetrics, rtOther}
+}
+
 func routeLabel(method, path string) string {
 	switch path {
 	case "/v1/sessions/current":
 		switch method {
 		case http.MethodGet, http.MethodHead:
-			return "GET /v1/sessions/current"
+			return rtCurrent
 		case http.MethodDelete:
-			return "DELETE /v1/sessions/current"
+			return rtDestroy
 		}
 	case "/v1/sessions":
 		switch method {
 		case http.MethodPost:
-			return "POST /v1/sessions"
+			return rtCreate
 		case http.MethodGet, http.MethodHead:
-			return "GET /v1/sessions"
+			return rtList
 		case http.MethodDelete:
-			return "DELETE /v1/sessions"
+			return rtDestroyAll
 		}
 	case "/healthz":
-		return "GET /healthz"
+		return rtHealth
 	case "/readyz":
-		return "GET /readyz"
+		return rtReady
 	case "/metrics":
-		return "GET /metrics"
+		return rtMetrics
 	}
-	return "other"
+	return rtOther
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, allow string) {
