@@ -39,7 +39,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.FirebaseProject == "" {
 		return usageExit(stderr, errors.New("--firebase-project is required (or set GOOGLE_CLOUD_PROJECT / FIREBASE_CONFIG): tokens are checked against the project ID"))
 	}
-	log := newLogger(stderr, c.LogLevel)
+	log := newLogger(stderr, c.LogLevel, c.FirebaseProject)
 	if w := auth.Warning(c.Auth); w != "" {
 		log.Warn(w, "auth", c.Auth)
 	}
