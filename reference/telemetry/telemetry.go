@@ -1,0 +1,242 @@
+// Package telemetry builds sessiond's OpenTelemetry tracer provider from
+// its flags and the standard OTEL_* environment variables, and traces its
+// Redis client with go-redis's redisotel.
+//
+// Tracing is off unless an OTLP/HTTP endpoint is given (Config.Endpoint,
+// or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+// off means no tracer provider at all, so callers install no
+// instrumentation and pay nothing per request.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// DefaultSampleRatio is the fraction of new traces (requests without a
+// caller's sampling decision) that are recorded when neither
+// Config.SampleRatio nor OTEL_TRACES_SAMPLER says otherwise: enough to
+// see every slow path at production rates, cheap at 10k requests/s.
+const DefaultSampleRatio = 0.01
+
+// ServiceName is the service.name resource attribute unless
+// OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES set another.
+const ServiceName = "sessiond"
+
+// The standard variables read here (the OTLP exporter reads its own:
+// headers, timeout, compression, certificates).
+const (
+	EnvEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	EnvProtocol       = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	EnvTracesProtocol = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	EnvTracesExporter = "OTEL_TRACES_EXPORTER"
+	EnvSampler        = "OTEL_TRACES_SAMPLER"
+	EnvSamplerArg     = "OTEL_TRACES_SAMPLER_ARG"
+	EnvSDKDisabled    = "OTEL_SDK_DISABLED"
+)
+
+// Config says whether and how to trace.
+type Config struct {
+	// Endpoint is the collector's OTLP/HTTP base URL, e.g.
+	// http://127.0.0.1:4318; like OTEL_EXPORTER_OTLP_ENDPOINT, /v1/traces
+	// is appended unless the path already ends with it. Empty: the
+	// OTEL_EXPORTER_OTLP_* variables decide, and without them tracing is off.
+	Endpoint string
+	// SampleRatio is the fraction (0..1) of new traces recorded, when
+	// SampleRatioSet. A caller's W3C traceparent decision is always
+	// followed (parent-based sampling). Unset: OTEL_TRACES_SAMPLER and
+	// OTEL_TRACES_SAMPLER_ARG, else DefaultSampleRatio.
+	SampleRatio    float64
+	SampleRatioSet bool
+	// ServiceVersion is the service.version resource attribute.
+	ServiceVersion string
+	// Getenv reads the OTEL_* variables this package decides on.
+	// Default os.Getenv. (The exporter itself reads its variables with
+	// os.Getenv.)
+	Getenv func(string) string
+}
+
+func (c *Config) getenv(k string) string {
+	if c.Getenv == nil {
+		return os.Getenv(k)
+	}
+	return c.Getenv(k)
+}
+
+// Setup returns a tracer provider that batches spans to the OTLP/HTTP
+// endpoint, or nil when tracing is off. desc says what was chosen (for
+// the start-up log). Errors name the flag or variable and the fix. The
+// caller must Shutdown the provider to flush the last spans.
+func Setup(ctx context.Context, c Config) (tp *sdktrace.TracerProvider, desc string, err error) {
+	if strings.EqualFold(strings.TrimSpace(c.getenv(EnvSDKDisabled)), "true") {
+		return nil, "tracing off: " + EnvSDKDisabled + "=true", nil
+	}
+	var opts []otlptracehttp.Option
+	switch {
+	case c.Endpoint != "":
+		u, err := endpointURL(c.Endpoint)
+		if err != nil {
+			return nil, "", err
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u))
+		desc = "OTLP/HTTP " + u
+	case c.getenv(EnvTracesEndpoint) != "" || c.getenv(EnvEndpoint) != "":
+		desc = "OTLP/HTTP from " + EnvEndpoint + "/" + EnvTracesEndpoint
+	default:
+		return nil, "tracing off: no --otel-endpoint or " + EnvEndpoint, nil
+	}
+	if c.Endpoint == "" {
+		switch e := strings.TrimSpace(c.getenv(EnvTracesExporter)); e {
+		case "", "otlp":
+		case "none":
+			return nil, "tracing off: " + EnvTracesExporter + "=none", nil
+		default:
+			return nil, "", fmt.Errorf("%s=%s: sessiond exports traces only with otlp (OTLP/HTTP); unset it or set otlp", EnvTracesExporter, e)
+		}
+	}
+	for _, k := range []string{EnvTracesProtocol, EnvProtocol} {
+		if p := strings.TrimSpace(c.getenv(k)); p != "" {
+			if p != "http/protobuf" && p != "http/json" {
+				return nil, "", fmt.Errorf("%s=%s: sessiond exports OTLP over HTTP only; set http/protobuf and use the collector's HTTP port (4318)", k, p)
+			}
+			break
+		}
+	}
+	sampler, sdesc, err := Sampler(c)
+	if err != nil {
+		return nil, "", err
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("OTLP/HTTP trace exporter: %w", err)
+	}
+	attrs := []attribute.KeyValue{attribute.String("service.name", ServiceName)}
+	if c.ServiceVersion != "" {
+		attrs = append(attrs, attribute.String("service.version", c.ServiceVersion))
+	}
+	// The environment's service.name and attributes win over ours.
+	res, err := resource.Merge(resource.NewSchemaless(attrs...), resource.Environment())
+	if err != nil {
+		return nil, "", fmt.Errorf("trace resource (OTEL_RESOURCE_ATTRIBUTES?): %w", err)
+	}
+	tp = sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithSampler(sampler),
+		sdktrace.WithResource(res),
+	)
+	return tp, desc + ", sampler " + sdesc, nil
+}
+
+// endpointURL checks an --otel-endpoint base URL and appends /v1/traces.
+func endpointURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--otel-endpoint %q is not an http(s) URL; use the collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318", raw)
+	}
+	if !strings.HasSuffix(u.Path, "/v1/traces") {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+	}
+	return u.String(), nil
+}
+
+// Sampler returns the sampler Config asks for and its description:
+// parent-based on a trace-ID ratio unless OTEL_TRACES_SAMPLER names
+// another (always_on, always_off, traceidratio, parentbased_always_on,
+// parentbased_always_off, parentbased_traceidratio).
+func Sampler(c Config) (sdktrace.Sampler, string, error) {
+	if c.SampleRatioSet {
+		if !(c.SampleRatio >= 0 && c.SampleRatio <= 1) {
+			return nil, "", fmt.Errorf("--otel-sample-ratio %v must be between 0 and 1 (0.01 samples 1%% of new traces)", c.SampleRatio)
+		}
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.SampleRatio)), fmt.Sprintf("parentbased_traceidratio %g", c.SampleRatio), nil
+	}
+	name := strings.ToLower(strings.TrimSpace(c.getenv(EnvSampler)))
+	arg := strings.TrimSpace(c.getenv(EnvSamplerArg))
+	ratio := func(def float64) (float64, error) {
+		if arg == "" {
+			return def, nil
+		}
+		r, err := strconv.ParseFloat(arg, 64)
+		if err != nil || !(r >= 0 && r <= 1) {
+			return 0, fmt.Errorf("%s=%q must be a ratio between 0 and 1 for %s=%s", EnvSamplerArg, arg, EnvSampler, name)
+		}
+		return r, nil
+	}
+	switch name {
+	case "":
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(DefaultSampleRatio)), fmt.Sprintf("parentbased_traceidratio %g (default)", DefaultSampleRatio), nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), name, nil
+	case "always_off":
+		return sdktrace.NeverSample(), name, nil
+	case "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), name, nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), name, nil
+	case "traceidratio", "parentbased_traceidratio":
+		r, err := ratio(1) // the specification's default argument
+		if err != nil {
+			return nil, "", err
+		}
+		s := sdktrace.TraceIDRatioBased(r)
+		if name == "parentbased_traceidratio" {
+			s = sdktrace.ParentBased(s)
+		}
+		return s, fmt.Sprintf("%s %g", name, r), nil
+	}
+	return nil, "", fmt.Errorf("%s=%q is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio (or use --otel-sample-ratio)", EnvSampler, name)
+}
+
+// InstrumentRedis adds redisotel's tracing hook to rdb: one client span
+// per command or pipeline, child of the request's span. Command
+// arguments are never recorded (a create writes the user's email;
+// validate's key derives from the session ID), nor the caller's source
+// line (a runtime.Callers walk per command). Connection set-up (dials,
+// HELLO, CLIENT SETINFO: go-redis runs them outside the request's
+// context), PING, INFO and CLUSTER (readiness probes, the INFO poller,
+// cluster topology) are not traced: each would start a lone trace.
+func InstrumentRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
+	if tp == nil {
+		return errors.New("telemetry: InstrumentRedis needs a tracer provider")
+	}
+	return redisotel.InstrumentTracing(rdb,
+		redisotel.WithTracerProvider(tp),
+		redisotel.WithDBStatement(false),
+		redisotel.WithCallerEnabled(false),
+		redisotel.WithDialFilter(true),
+		redisotel.WithCommandFilter(skipRedisCommand),
+		redisotel.WithCommandsFilter(func(cmds []redis.Cmder) bool {
+			for _, c := range cmds {
+				if skipRedisCommand(c) {
+					return true
+				}
+			}
+			return false
+		}),
+	)
+}
+
+// skipRedisCommand reports the commands InstrumentRedis does not trace:
+// redisotel's own filter (AUTH, HELLO with credentials) plus background
+// and probe commands.
+func skipRedisCommand(cmd redis.Cmder) bool {
+	switch strings.ToLower(cmd.Name()) {
+	case "ping", "info", "cluster", "hello", "client":
+		return true
+	}
+	return redisotel.DefaultCommandFilter(cmd)
+}
