@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -88,6 +89,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.created.Inc()
+	s.audit(r.Context(), auditCreated, "login", id, tok.UID)
 	w.Header()["Set-Cookie"] = []string{s.cookieName + "=" + id + s.cookieSuffix}
 	s.writeSession(w, http.StatusCreated, sess)
 }
@@ -191,6 +193,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 			}
 			if err == nil { // ErrNotFound: a concurrent logout already counted it
 				s.metrics.destroyed.Inc()
+				s.audit(r.Context(), auditRevoked, "user_agent_mismatch", id, sess.UserID)
 			}
 			w.Header()["Set-Cookie"] = []string{s.clearCookie}
 			s.writeError(w, http.StatusUnauthorized, "user_agent_mismatch", "the session was created by another user agent; it has been ended, sign in again")
@@ -215,6 +218,7 @@ func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			s.metrics.destroyed.Inc()
+			s.audit(r.Context(), auditDestroyed, "logout", id, "")
 		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformedID), errors.Is(err, session.ErrExpired):
 		default:
 			s.storeFailed(w, "destroy", err)
@@ -260,7 +264,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 // handleDestroyAll logs the caller out everywhere: 200 {"destroyed": N}
 // and an expiring cookie.
 func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
-	_, sess, ok := s.validate(w, r)
+	id, sess, ok := s.validate(w, r)
 	if !ok {
 		return
 	}
@@ -272,6 +276,8 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.destroyed.Add(float64(n))
+	// One event for the batch: DestroyAll does not return the handles.
+	s.audit(r.Context(), auditDestroyed, "logout_everywhere", id, sess.UserID, slog.Int("count", n))
 	w.Header()["Set-Cookie"] = []string{s.clearCookie}
 	writeJSON(w, http.StatusOK, fmt.Appendf(nil, `{"destroyed":%d}`+"\n", n))
 }
