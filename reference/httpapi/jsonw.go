@@ -129,6 +129,9 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 
 // writeError sends {"error": code, "message": msg} and counts refusals.
 func (s *Server) writeError(w http.ResponseWriter, status int, code, msg string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.code = code
+	}
 	if status >= 400 && status < 500 && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		s.metrics.refused(code)
 	}
