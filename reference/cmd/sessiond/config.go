@@ -44,6 +44,7 @@ type redisConfig struct {
 // serveConfig is the configuration of `sessiond serve`.
 type serveConfig struct {
 	redisConfig
+	telemetryConfig
 	Listen            string
 	ReadyFile         string
 	Auth              string
@@ -158,6 +159,7 @@ func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 15*time.Second, "http.Server WriteTimeout")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 120*time.Second, "http.Server IdleTimeout (keep-alive)")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16<<10, "http.Server MaxHeaderBytes")
+	registerTelemetryFlags(fs, &c.telemetryConfig)
 }
 
 // envName is the environment variable of a flag: SESSIOND_ + upper case,
@@ -232,7 +234,7 @@ func (c *redisConfig) check() error {
 
 // check validates the serve settings.
 func (c *serveConfig) check() error {
-	errs := []error{c.redisConfig.check()}
+	errs := []error{c.redisConfig.check(), c.telemetryConfig.check()}
 	switch c.Auth {
 	case auth.ModeFirebase, auth.ModeEmulator:
 	case auth.ModeLocal:

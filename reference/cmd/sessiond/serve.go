@@ -65,6 +65,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageExit(stderr, err)
 	}
+	obs, err := startObservability(ctx, &c, getenv, rdb, log)
+	if err != nil {
+		return usageExit(stderr, err)
+	}
+	defer obs.stop()
 	sameSite, _ := httpapi.ParseSameSite(c.CookieSameSite)
 	api, err := httpapi.New(httpapi.Config{
 		Store:          st,
@@ -83,6 +88,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		AccessLog:      c.AccessLog,
 		PoolStats:      rdb.PoolStats,
 		Version:        version,
+		Registry:       obs.registry,
+		TracerProvider: obs.tracerProvider(),
 	})
 	if err != nil {
 		return usageExit(stderr, err)
