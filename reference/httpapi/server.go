@@ -124,6 +124,14 @@ type Config struct {
 	// per request, spans around the store and the verifier. Default nil:
 	// off, and nothing is installed.
 	TracerProvider trace.TracerProvider
+	// TraceSampler, with TracerProvider, decides per request and before
+	// any tracing work whether the request is traced; parent is the
+	// caller's traceparent (invalid without one). A refused request
+	// bypasses otelhttp and starts no span, so a low ratio costs little.
+	// Give the provider an always-on sampler then: the decision is made
+	// here. Default nil: every request goes through otelhttp and the
+	// provider's sampler decides.
+	TraceSampler func(parent trace.SpanContext) bool
 	// Version is reported on /healthz. Default "dev".
 	Version string
 	// Now is the clock for the recent-auth check. Default time.Now.
@@ -140,6 +148,7 @@ type Server struct {
 	handler http.Handler
 	tracer  trace.Tracer // nil: tracing off
 	traced  http.Handler // otelhttp around serve; nil: tracing off
+	sample  func(trace.SpanContext) bool
 
 	cookieName   string
 	cookieSuffix string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
@@ -230,7 +239,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
 	s.handler = cop.Handler(http.HandlerFunc(s.route))
-	s.setupTracing(cfg.TracerProvider)
+	s.setupTracing(cfg.TracerProvider, cfg.TraceSampler)
 	return s, nil
 }
 
@@ -244,7 +253,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
 // ServeHTTP serves the request, through otelhttp when tracing is on.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.traced != nil {
-		s.traced.ServeHTTP(w, r)
+		s.serveTraced(w, r)
 		return
 	}
 	s.serve(w, r)

@@ -58,12 +58,17 @@ const (
 	outcomeError   = "error"
 )
 
+// traceContext is the propagator: W3C traceparent/tracestate only, no
+// baggage from the internet.
+var traceContext = propagation.TraceContext{}
+
 // setupTracing installs tracing when tp is set: it wraps the store and
-// the verifier and builds the otelhttp handler ServeHTTP goes through.
-func (s *Server) setupTracing(tp trace.TracerProvider) {
+// the verifier and builds the otelhttp handler serveTraced goes through.
+func (s *Server) setupTracing(tp trace.TracerProvider, sample func(trace.SpanContext) bool) {
 	if tp == nil {
 		return
 	}
+	s.sample = sample
 	s.tracer = tp.Tracer(TracerName)
 	s.store = tracedStore{API: s.store, tracer: s.tracer}
 	s.verify = tracedVerifier{Verifier: s.verify, tracer: s.tracer}
@@ -71,12 +76,38 @@ func (s *Server) setupTracing(tp trace.TracerProvider) {
 		otelhttp.WithTracerProvider(tp),
 		// sessiond's metrics are Prometheus's; otelhttp's would be a second copy.
 		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
-		// W3C traceparent/tracestate only: no baggage from the internet.
-		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithPropagators(traceContext),
 		// The route label, not the path: a bounded set of span names.
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return routeLabel(r.Method, r.URL.Path) }),
 		otelhttp.WithFilter(traceable),
 	)
+}
+
+// serveTraced serves a request with tracing on: through otelhttp when it
+// is to be traced, else straight to serve with no span started. An
+// unsampled caller's span context is kept in the request context, so
+// that log lines still name the caller's trace.
+func (s *Server) serveTraced(w http.ResponseWriter, r *http.Request) {
+	if s.sample == nil {
+		s.traced.ServeHTTP(w, r)
+		return
+	}
+	if !traceable(r) {
+		s.serve(w, r)
+		return
+	}
+	var parent trace.SpanContext
+	if r.Header.Get("traceparent") != "" {
+		parent = trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.HeaderCarrier(r.Header)))
+	}
+	if s.sample(parent) {
+		s.traced.ServeHTTP(w, r)
+		return
+	}
+	if parent.IsValid() {
+		r = r.WithContext(trace.ContextWithRemoteSpanContext(r.Context(), parent))
+	}
+	s.serve(w, r)
 }
 
 // traceable leaves probes and scrapes out of the traces: they are many,
@@ -170,15 +201,23 @@ func endSpan(span trace.Span, op string, err error, refusal func(error) string, 
 	span.End()
 }
 
-// tracedStore wraps the store's request-path methods in spans. Methods
-// it does not override (Ping, UpdateData, any added later) pass through
-// untraced, their Redis commands still traced by redisotel.
+// tracedStore wraps the store's request-path methods in spans, started
+// only under a recording (sampled) request span: an unsampled request
+// pays one context lookup per call. Methods it does not override (Ping,
+// UpdateData, any added later) pass through untraced, their Redis
+// commands still traced by redisotel.
 type tracedStore struct {
 	session.API
 	tracer trace.Tracer
 }
 
+// recording reports whether ctx holds a recording span to hang a child on.
+func recording(ctx context.Context) bool { return trace.SpanFromContext(ctx).IsRecording() }
+
 func (t tracedStore) Create(ctx context.Context, ns session.NewSession) (string, *session.Session, error) {
+	if !recording(ctx) {
+		return t.API.Create(ctx, ns)
+	}
 	ctx, span := t.tracer.Start(ctx, "session.create")
 	id, sess, err := t.API.Create(ctx, ns)
 	var extra []attribute.KeyValue
@@ -190,6 +229,9 @@ func (t tracedStore) Create(ctx context.Context, ns session.NewSession) (string,
 }
 
 func (t tracedStore) Validate(ctx context.Context, id string) (*session.Session, error) {
+	if !recording(ctx) {
+		return t.API.Validate(ctx, id)
+	}
 	ctx, span := t.tracer.Start(ctx, "session.validate")
 	sess, err := t.API.Validate(ctx, id)
 	if span.IsRecording() {
@@ -205,6 +247,9 @@ func (t tracedStore) Validate(ctx context.Context, id string) (*session.Session,
 }
 
 func (t tracedStore) Destroy(ctx context.Context, id string) error {
+	if !recording(ctx) {
+		return t.API.Destroy(ctx, id)
+	}
 	ctx, span := t.tracer.Start(ctx, "session.destroy")
 	err := t.API.Destroy(ctx, id)
 	var extra []attribute.KeyValue
@@ -216,6 +261,9 @@ func (t tracedStore) Destroy(ctx context.Context, id string) error {
 }
 
 func (t tracedStore) DestroyAll(ctx context.Context, userID string) (int, error) {
+	if !recording(ctx) {
+		return t.API.DestroyAll(ctx, userID)
+	}
 	ctx, span := t.tracer.Start(ctx, "session.destroy_all")
 	n, err := t.API.DestroyAll(ctx, userID)
 	endSpan(span, "destroy_all", err, storeRefusal, AttrCount.Int(n))
@@ -223,6 +271,9 @@ func (t tracedStore) DestroyAll(ctx context.Context, userID string) (int, error)
 }
 
 func (t tracedStore) List(ctx context.Context, userID, currentID string) ([]session.Info, error) {
+	if !recording(ctx) {
+		return t.API.List(ctx, userID, currentID)
+	}
 	ctx, span := t.tracer.Start(ctx, "session.list")
 	infos, err := t.API.List(ctx, userID, currentID)
 	var extra []attribute.KeyValue
@@ -240,6 +291,9 @@ type tracedVerifier struct {
 }
 
 func (t tracedVerifier) Verify(ctx context.Context, idToken string, checkRevoked bool) (*auth.Token, error) {
+	if !recording(ctx) {
+		return t.Verifier.Verify(ctx, idToken, checkRevoked)
+	}
 	ctx, span := t.tracer.Start(ctx, "auth.verify_token")
 	tok, err := t.Verifier.Verify(ctx, idToken, checkRevoked)
 	endSpan(span, "verify_token", err, authRefusal, AttrAuthMode.String(t.Verifier.Mode()), attribute.Bool("sessiond.auth.check_revoked", checkRevoked))

@@ -385,3 +385,56 @@ func TestStoreFailureIsAnErrorSpanNotARefusal(t *testing.T) {
 		t.Errorf("request span status %v, want Error for a 503", srv.Status())
 	}
 }
+
+// With a TraceSampler, a request it refuses bypasses otelhttp and starts
+// no span anywhere (store, verifier, Redis), while its log lines keep the
+// caller's trace; a request it accepts is traced in full.
+func TestTraceSamplerDecidesBeforeAnySpan(t *testing.T) {
+	var parents []trace.SpanContext
+	keep := false
+	sampler := func(p trace.SpanContext) bool {
+		parents = append(parents, p)
+		return keep
+	}
+	e := newTracedEnv(t, sdktrace.AlwaysSample(), envOptions{cfg: func(c *Config) { c.TraceSampler = sampler }})
+	id, _ := e.createSession(t, "alice")
+	const tid, psid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	e.serve("GET", "/v1/sessions/current", "Cookie: __Host-sid="+id, "traceparent: 00-"+tid+"-"+psid+"-01")
+	e.serve("GET", "/healthz")
+	if n := len(e.rec.Ended()); n != 0 {
+		t.Fatalf("%d spans for requests the sampler refused, want 0", n)
+	}
+	if len(parents) != 2 || parents[0].IsValid() || parents[1].TraceID().String() != tid || !parents[1].IsSampled() || !parents[1].IsRemote() {
+		t.Fatalf("sampler saw %v, want an invalid parent for create and the caller's sampled %s for validate (and nothing for /healthz)", parents, tid)
+	}
+	var access map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if m["message"] == "request" && m["route"] == "GET /v1/sessions/current" {
+			access = m
+		}
+	}
+	if access == nil || access[cloudlog.TraceKey] != "projects/"+testProject+"/traces/"+tid || access[cloudlog.SpanIDKey] != psid {
+		t.Fatalf("access log of the unsampled request does not name the caller's trace: %v", access)
+	}
+
+	keep = true
+	e.serve("GET", "/v1/sessions/current", "Cookie: __Host-sid="+id, "traceparent: 00-"+tid+"-"+psid+"-00")
+	srv := e.lastSpan(t, "GET /v1/sessions/current")
+	if srv.SpanContext().TraceID().String() != tid || srv.Parent().SpanID().String() != psid {
+		t.Fatalf("accepted request: span in trace %s under %s, want the caller's %s under %s", srv.SpanContext().TraceID(), srv.Parent().SpanID(), tid, psid)
+	}
+	v := e.lastSpan(t, "session.validate")
+	var redis int
+	for _, s := range e.rec.Ended() {
+		if s.Parent().SpanID() == v.SpanContext().SpanID() {
+			redis++
+		}
+	}
+	if redis == 0 {
+		t.Fatal("accepted request: no Redis span under session.validate")
+	}
+}

@@ -6,6 +6,12 @@
 // or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 // off means no tracer provider at all, so callers install no
 // instrumentation and pay nothing per request.
+//
+// Sampling is one decision per request, made at the HTTP edge before any
+// tracing work (Sampling.Sample, for httpapi.Config.TraceSampler): a
+// request that is not sampled starts no span at all, so tracing 1 % of
+// requests costs little more than tracing none. Everything under a
+// sampled request is recorded; nothing starts outside one.
 package telemetry
 
 import (
@@ -14,7 +20,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -77,11 +82,21 @@ func (c *Config) getenv(k string) string {
 	return c.Getenv(k)
 }
 
-// Setup returns a tracer provider that batches spans to the OTLP/HTTP
-// endpoint, or nil when tracing is off. desc says what was chosen (for
-// the start-up log). Errors name the flag or variable and the fix. The
-// caller must Shutdown the provider to flush the last spans.
-func Setup(ctx context.Context, c Config) (tp *sdktrace.TracerProvider, desc string, err error) {
+// Tracing is what Setup returns when tracing is on.
+type Tracing struct {
+	// Provider batches spans to the OTLP/HTTP endpoint. Its sampler
+	// records every span started: the decision is Sampling's, made once
+	// per request before anything starts. Shutdown flushes it.
+	Provider *sdktrace.TracerProvider
+	// Sampling decides which requests are traced.
+	Sampling Sampling
+}
+
+// Setup returns the tracing Config asks for, or nil when tracing is off.
+// desc says what was chosen (for the start-up log). Errors name the flag
+// or variable and the fix. The caller must Shutdown the provider to flush
+// the last spans.
+func Setup(ctx context.Context, c Config) (t *Tracing, desc string, err error) {
 	if strings.EqualFold(strings.TrimSpace(c.getenv(EnvSDKDisabled)), "true") {
 		return nil, "tracing off: " + EnvSDKDisabled + "=true", nil
 	}
@@ -116,7 +131,7 @@ func Setup(ctx context.Context, c Config) (tp *sdktrace.TracerProvider, desc str
 			break
 		}
 	}
-	sampler, sdesc, err := Sampler(c)
+	sampling, err := ParseSampling(c)
 	if err != nil {
 		return nil, "", err
 	}
@@ -133,12 +148,14 @@ func Setup(ctx context.Context, c Config) (tp *sdktrace.TracerProvider, desc str
 	if err != nil {
 		return nil, "", fmt.Errorf("trace resource (OTEL_RESOURCE_ATTRIBUTES?): %w", err)
 	}
-	tp = sdktrace.NewTracerProvider(
+	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
-		sdktrace.WithSampler(sampler),
+		// Sampling.Sample has decided before the first span starts, and
+		// spans start only under a sampled request: record them all.
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 		sdktrace.WithResource(res),
 	)
-	return tp, desc + ", sampler " + sdesc, nil
+	return &Tracing{Provider: tp, Sampling: sampling}, desc + ", sampling " + sampling.String(), nil
 }
 
 // endpointURL checks an --otel-endpoint base URL and appends /v1/traces.
@@ -153,56 +170,10 @@ func endpointURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// Sampler returns the sampler Config asks for and its description:
-// parent-based on a trace-ID ratio unless OTEL_TRACES_SAMPLER names
-// another (always_on, always_off, traceidratio, parentbased_always_on,
-// parentbased_always_off, parentbased_traceidratio).
-func Sampler(c Config) (sdktrace.Sampler, string, error) {
-	if c.SampleRatioSet {
-		if !(c.SampleRatio >= 0 && c.SampleRatio <= 1) {
-			return nil, "", fmt.Errorf("--otel-sample-ratio %v must be between 0 and 1 (0.01 samples 1%% of new traces)", c.SampleRatio)
-		}
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.SampleRatio)), fmt.Sprintf("parentbased_traceidratio %g", c.SampleRatio), nil
-	}
-	name := strings.ToLower(strings.TrimSpace(c.getenv(EnvSampler)))
-	arg := strings.TrimSpace(c.getenv(EnvSamplerArg))
-	ratio := func(def float64) (float64, error) {
-		if arg == "" {
-			return def, nil
-		}
-		r, err := strconv.ParseFloat(arg, 64)
-		if err != nil || !(r >= 0 && r <= 1) {
-			return 0, fmt.Errorf("%s=%q must be a ratio between 0 and 1 for %s=%s", EnvSamplerArg, arg, EnvSampler, name)
-		}
-		return r, nil
-	}
-	switch name {
-	case "":
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(DefaultSampleRatio)), fmt.Sprintf("parentbased_traceidratio %g (default)", DefaultSampleRatio), nil
-	case "always_on":
-		return sdktrace.AlwaysSample(), name, nil
-	case "always_off":
-		return sdktrace.NeverSample(), name, nil
-	case "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample()), name, nil
-	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample()), name, nil
-	case "traceidratio", "parentbased_traceidratio":
-		r, err := ratio(1) // the specification's default argument
-		if err != nil {
-			return nil, "", err
-		}
-		s := sdktrace.TraceIDRatioBased(r)
-		if name == "parentbased_traceidratio" {
-			s = sdktrace.ParentBased(s)
-		}
-		return s, fmt.Sprintf("%s %g", name, r), nil
-	}
-	return nil, "", fmt.Errorf("%s=%q is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio (or use --otel-sample-ratio)", EnvSampler, name)
-}
-
 // InstrumentRedis adds redisotel's tracing hook to rdb: one client span
-// per command or pipeline, child of the request's span. Command
+// per command or pipeline, child of the request's span, and only under a
+// recording span (ChildrenOnly): a command outside a sampled request
+// costs one context lookup, not a span. Command
 // arguments are never recorded (a create writes the user's email;
 // validate's key derives from the session ID), nor the caller's source
 // line (a runtime.Callers walk per command). Connection set-up (dials,
@@ -214,7 +185,7 @@ func InstrumentRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
 		return errors.New("telemetry: InstrumentRedis needs a tracer provider")
 	}
 	return redisotel.InstrumentTracing(rdb,
-		redisotel.WithTracerProvider(tp),
+		redisotel.WithTracerProvider(ChildrenOnly(tp)),
 		redisotel.WithDBStatement(false),
 		redisotel.WithCallerEnabled(false),
 		redisotel.WithDialFilter(true),
@@ -239,4 +210,29 @@ func skipRedisCommand(cmd redis.Cmder) bool {
 		return true
 	}
 	return redisotel.DefaultCommandFilter(cmd)
+}
+
+// ChildrenOnly wraps tp so that its tracers start a span only under a
+// recording parent; elsewhere Start returns the context unchanged and its
+// non-recording (or no-op) span, whose End does nothing. It keeps
+// libraries that start a span per call (redisotel: one per Redis command)
+// from paying for spans in requests that are not sampled, and from
+// starting traces of their own outside requests.
+func ChildrenOnly(tp trace.TracerProvider) trace.TracerProvider {
+	return childrenOnlyProvider{tp}
+}
+
+type childrenOnlyProvider struct{ trace.TracerProvider }
+
+func (p childrenOnlyProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return childrenOnlyTracer{p.TracerProvider.Tracer(name, opts...)}
+}
+
+type childrenOnlyTracer struct{ trace.Tracer }
+
+func (t childrenOnlyTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if parent := trace.SpanFromContext(ctx); !parent.IsRecording() {
+		return ctx, parent
+	}
+	return t.Tracer.Start(ctx, name, opts...)
 }

@@ -29,78 +29,91 @@ func env(kv ...string) func(string) string {
 }
 
 var (
-	traceID = trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	// lowID is below every ratio's threshold, highID above: a
-	// trace-ID-ratio sampler keeps lowID at any ratio > 0 and drops
+	// trace-ID-ratio decision keeps lowID at any ratio > 0 and drops
 	// highID at any ratio < 1.
 	lowID  = trace.TraceID{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
 	highID = trace.TraceID{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}
 )
 
-// decide runs the sampler on a root span of id, or on a child of a remote
-// parent with the given sampled flag.
-func decide(s sdktrace.Sampler, id trace.TraceID, parent *bool) sdktrace.SamplingDecision {
-	ctx := context.Background()
-	if parent != nil {
-		cfg := trace.SpanContextConfig{TraceID: id, SpanID: trace.SpanID{1}, Remote: true}
-		if *parent {
-			cfg.TraceFlags = trace.FlagsSampled
+// remote is a caller's span context of trace id.
+func remote(id trace.TraceID, sampled bool) trace.SpanContext {
+	cfg := trace.SpanContextConfig{TraceID: id, SpanID: trace.SpanID{1}, Remote: true}
+	if sampled {
+		cfg.TraceFlags = trace.FlagsSampled
+	}
+	return trace.NewSpanContext(cfg)
+}
+
+// rootShare samples n new traces and returns how many were kept.
+func rootShare(s telemetry.Sampling, n int) int {
+	k := 0
+	for range n {
+		if s.Sample(trace.SpanContext{}) {
+			k++
 		}
-		ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(cfg))
 	}
-	return s.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: id, Name: "x"}).Decision
+	return k
 }
 
-func TestSamplerChoices(t *testing.T) {
-	yes, no := true, false
+func TestSamplingChoices(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		cfg       telemetry.Config
-		wantDesc  string
-		low, high sdktrace.SamplingDecision // root spans
-		// a sampled / unsampled remote parent with highID
-		parentYes, parentNo sdktrace.SamplingDecision
+		name string
+		cfg  telemetry.Config
+		want telemetry.Sampling
+		desc string
 	}{
-		{"default", telemetry.Config{Getenv: env()}, "parentbased_traceidratio 0.01 (default)",
-			sdktrace.RecordAndSample, sdktrace.Drop, sdktrace.RecordAndSample, sdktrace.Drop},
-		{"flag wins over env", telemetry.Config{SampleRatio: 0, SampleRatioSet: true, Getenv: env(telemetry.EnvSampler, "always_on")}, "parentbased_traceidratio 0",
-			sdktrace.Drop, sdktrace.Drop, sdktrace.RecordAndSample, sdktrace.Drop},
-		{"flag 1", telemetry.Config{SampleRatio: 1, SampleRatioSet: true}, "parentbased_traceidratio 1",
-			sdktrace.RecordAndSample, sdktrace.RecordAndSample, sdktrace.RecordAndSample, sdktrace.Drop},
-		{"env always_on", telemetry.Config{Getenv: env(telemetry.EnvSampler, "always_on")}, "always_on",
-			sdktrace.RecordAndSample, sdktrace.RecordAndSample, sdktrace.RecordAndSample, sdktrace.RecordAndSample},
-		{"env parentbased_always_off", telemetry.Config{Getenv: env(telemetry.EnvSampler, "parentbased_always_off")}, "parentbased_always_off",
-			sdktrace.Drop, sdktrace.Drop, sdktrace.RecordAndSample, sdktrace.Drop},
-		{"env ratio with arg", telemetry.Config{Getenv: env(telemetry.EnvSampler, "parentbased_traceidratio", telemetry.EnvSamplerArg, "0.5")}, "parentbased_traceidratio 0.5",
-			sdktrace.RecordAndSample, sdktrace.Drop, sdktrace.RecordAndSample, sdktrace.Drop},
-		{"env traceidratio ignores parent", telemetry.Config{Getenv: env(telemetry.EnvSampler, "TraceIdRatio", telemetry.EnvSamplerArg, "0")}, "traceidratio 0",
-			sdktrace.Drop, sdktrace.Drop, sdktrace.Drop, sdktrace.Drop},
+		{"default", telemetry.Config{Getenv: env()}, telemetry.Sampling{Ratio: 0.01, FollowParent: true}, "parentbased_traceidratio 0.01"},
+		{"flag wins over env", telemetry.Config{SampleRatio: 0, SampleRatioSet: true, Getenv: env(telemetry.EnvSampler, "always_on")}, telemetry.Sampling{Ratio: 0, FollowParent: true}, "parentbased_traceidratio 0"},
+		{"env always_on", telemetry.Config{Getenv: env(telemetry.EnvSampler, "always_on")}, telemetry.Sampling{Ratio: 1}, "traceidratio 1"},
+		{"env always_off", telemetry.Config{Getenv: env(telemetry.EnvSampler, "always_off")}, telemetry.Sampling{Ratio: 0}, "traceidratio 0"},
+		{"env parentbased_always_on", telemetry.Config{Getenv: env(telemetry.EnvSampler, "parentbased_always_on")}, telemetry.Sampling{Ratio: 1, FollowParent: true}, "parentbased_traceidratio 1"},
+		{"env parentbased_always_off", telemetry.Config{Getenv: env(telemetry.EnvSampler, "parentbased_always_off")}, telemetry.Sampling{Ratio: 0, FollowParent: true}, "parentbased_traceidratio 0"},
+		{"env parentbased ratio", telemetry.Config{Getenv: env(telemetry.EnvSampler, "parentbased_traceidratio", telemetry.EnvSamplerArg, "0.5")}, telemetry.Sampling{Ratio: 0.5, FollowParent: true}, "parentbased_traceidratio 0.5"},
+		{"env ratio, any case, default arg", telemetry.Config{Getenv: env(telemetry.EnvSampler, "TraceIdRatio")}, telemetry.Sampling{Ratio: 1}, "traceidratio 1"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s, desc, err := telemetry.Sampler(tc.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if desc != tc.wantDesc {
-				t.Errorf("description %q, want %q", desc, tc.wantDesc)
-			}
-			if d := decide(s, lowID, nil); d != tc.low {
-				t.Errorf("root low ID: %v, want %v", d, tc.low)
-			}
-			if d := decide(s, highID, nil); d != tc.high {
-				t.Errorf("root high ID: %v, want %v", d, tc.high)
-			}
-			if d := decide(s, highID, &yes); d != tc.parentYes {
-				t.Errorf("sampled parent: %v, want %v", d, tc.parentYes)
-			}
-			if d := decide(s, lowID, &no); d != tc.parentNo {
-				t.Errorf("unsampled parent: %v, want %v", d, tc.parentNo)
-			}
-		})
+		got, err := telemetry.ParseSampling(tc.cfg)
+		if err != nil || got != tc.want || got.String() != tc.desc {
+			t.Errorf("%s: %+v %q %v, want %+v %q", tc.name, got, got.String(), err, tc.want, tc.desc)
+		}
 	}
 }
 
-func TestSamplerErrorsNameTheSetting(t *testing.T) {
+func TestSamplingDecisions(t *testing.T) {
+	follow := telemetry.Sampling{Ratio: 0.5, FollowParent: true}
+	ignore := telemetry.Sampling{Ratio: 0.5}
+	for _, tc := range []struct {
+		name string
+		s    telemetry.Sampling
+		p    trace.SpanContext
+		want bool
+	}{
+		{"follow a sampled caller", follow, remote(highID, true), true},
+		{"follow an unsampled caller", follow, remote(lowID, false), false},
+		{"follow even at ratio 0", telemetry.Sampling{FollowParent: true}, remote(highID, true), true},
+		{"ratio on the caller's trace ID, low", ignore, remote(lowID, false), true},
+		{"ratio on the caller's trace ID, high", ignore, remote(highID, true), false},
+		{"always on ignores the caller", telemetry.Sampling{Ratio: 1}, remote(highID, false), true},
+		{"always off ignores the caller", telemetry.Sampling{Ratio: 0}, remote(lowID, true), false},
+	} {
+		if got := tc.s.Sample(tc.p); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if n := rootShare(telemetry.Sampling{Ratio: 0, FollowParent: true}, 10000); n != 0 {
+		t.Errorf("ratio 0 kept %d of 10000 new traces", n)
+	}
+	if n := rootShare(telemetry.Sampling{Ratio: 1}, 10000); n != 10000 {
+		t.Errorf("ratio 1 kept %d of 10000 new traces", n)
+	}
+	// 1 % of 200000 is 2000 (standard deviation 44.5): bounds at more
+	// than 11 deviations, a random failure is not a possibility in practice.
+	if n := rootShare(telemetry.Sampling{Ratio: 0.01, FollowParent: true}, 200000); n < 1500 || n > 2500 {
+		t.Errorf("ratio 0.01 kept %d of 200000 new traces, want about 2000", n)
+	}
+}
+
+func TestSamplingErrorsNameTheSetting(t *testing.T) {
 	for _, tc := range []struct {
 		cfg  telemetry.Config
 		want string
@@ -111,7 +124,7 @@ func TestSamplerErrorsNameTheSetting(t *testing.T) {
 		{telemetry.Config{Getenv: env(telemetry.EnvSampler, "traceidratio", telemetry.EnvSamplerArg, "half")}, telemetry.EnvSamplerArg},
 		{telemetry.Config{Getenv: env(telemetry.EnvSampler, "traceidratio", telemetry.EnvSamplerArg, "2")}, telemetry.EnvSamplerArg},
 	} {
-		if _, _, err := telemetry.Sampler(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := telemetry.ParseSampling(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: err = %v, want one naming %s", tc.cfg, err, tc.want)
 		}
 	}
@@ -127,9 +140,9 @@ func TestSetupOffUnlessAnEndpointIsGiven(t *testing.T) {
 		{"sdk disabled beats the flag", telemetry.Config{Endpoint: "http://127.0.0.1:4318", Getenv: env(telemetry.EnvSDKDisabled, "TRUE")}},
 		{"exporter none", telemetry.Config{Getenv: env(telemetry.EnvEndpoint, "http://127.0.0.1:4318", telemetry.EnvTracesExporter, "none")}},
 	} {
-		tp, desc, err := telemetry.Setup(ctx, tc.cfg)
-		if err != nil || tp != nil || !strings.HasPrefix(desc, "tracing off") {
-			t.Errorf("%s: provider %v, desc %q, err %v; want off", tc.name, tp, desc, err)
+		tr, desc, err := telemetry.Setup(ctx, tc.cfg)
+		if err != nil || tr != nil || !strings.HasPrefix(desc, "tracing off") {
+			t.Errorf("%s: tracing %v, desc %q, err %v; want off", tc.name, tr, desc, err)
 		}
 	}
 }
@@ -147,9 +160,9 @@ func TestSetupRefusesWhatItCannotExport(t *testing.T) {
 		{telemetry.Config{Getenv: env(telemetry.EnvEndpoint, "http://c:4318", telemetry.EnvTracesExporter, "zipkin")}, telemetry.EnvTracesExporter},
 		{telemetry.Config{Endpoint: "http://c:4318", Getenv: env(telemetry.EnvSampler, "bogus")}, telemetry.EnvSampler},
 	} {
-		tp, _, err := telemetry.Setup(ctx, tc.cfg)
-		if err == nil || tp != nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: provider %v err %v; want an error naming %s", tc.cfg, tp, err, tc.want)
+		tr, _, err := telemetry.Setup(ctx, tc.cfg)
+		if err == nil || tr != nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: tracing %v err %v; want an error naming %s", tc.cfg, tr, err, tc.want)
 		}
 	}
 }
@@ -181,14 +194,22 @@ func TestSetupExportsToTheEndpointWithServiceName(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	tp, desc, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: srv.URL, SampleRatio: 1, SampleRatioSet: true, ServiceVersion: "v9", Getenv: env()})
-	if err != nil || tp == nil {
-		t.Fatalf("Setup: %v %v", tp, err)
+	tr, desc, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: srv.URL, SampleRatio: 0.25, SampleRatioSet: true, ServiceVersion: "v9", Getenv: env()})
+	if err != nil || tr == nil {
+		t.Fatalf("Setup: %v %v", tr, err)
 	}
-	if !strings.Contains(desc, srv.URL+"/v1/traces") || !strings.Contains(desc, "parentbased_traceidratio 1") {
-		t.Errorf("description %q lacks the endpoint or sampler", desc)
+	if !strings.Contains(desc, srv.URL+"/v1/traces") || !strings.Contains(desc, "parentbased_traceidratio 0.25") {
+		t.Errorf("description %q lacks the endpoint or sampling", desc)
 	}
+	if tr.Sampling != (telemetry.Sampling{Ratio: 0.25, FollowParent: true}) {
+		t.Errorf("sampling %+v", tr.Sampling)
+	}
+	tp := tr.Provider
+	// The provider records every span it starts: Sampling has decided.
 	_, span := tp.Tracer("t").Start(ctx, "hello")
+	if !span.IsRecording() {
+		t.Error("the provider dropped a span; the decision is Sampling's, it must record all")
+	}
 	span.End()
 	if err := tp.Shutdown(ctx); err != nil { // flushes
 		t.Fatal(err)
@@ -252,5 +273,27 @@ func TestInstrumentRedisTracesCommandsWithoutArguments(t *testing.T) {
 	}
 	if err := telemetry.InstrumentRedis(rdb, nil); err == nil {
 		t.Error("InstrumentRedis with a nil provider: no error")
+	}
+}
+
+func TestChildrenOnlyStartsSpansOnlyUnderARecordingParent(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tr := telemetry.ChildrenOnly(tp).Tracer("t")
+	bg := context.Background()
+	if ctx, s := tr.Start(bg, "orphan"); ctx != bg || s.IsRecording() {
+		t.Error("a span started without a parent")
+	}
+	unsampled := trace.ContextWithRemoteSpanContext(bg, remote(lowID, false))
+	if ctx, s := tr.Start(unsampled, "under unsampled"); ctx != unsampled || s.IsRecording() {
+		t.Error("a span started under an unsampled caller")
+	}
+	pctx, parent := tp.Tracer("t").Start(bg, "request")
+	_, child := tr.Start(pctx, "command")
+	child.End()
+	parent.End()
+	ended := rec.Ended()
+	if len(ended) != 2 || ended[0].Name() != "command" || ended[0].Parent().SpanID() != parent.SpanContext().SpanID() {
+		t.Fatalf("ended spans %v, want the command under the request", ended)
 	}
 }

@@ -90,6 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Version:        version,
 		Registry:       obs.registry,
 		TracerProvider: obs.tracerProvider(),
+		TraceSampler:   obs.sample,
 	})
 	if err != nil {
 		return usageExit(stderr, err)

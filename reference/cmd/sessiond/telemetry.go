@@ -68,6 +68,7 @@ func (c *telemetryConfig) check() error {
 // poller's goroutine.
 type observability struct {
 	tp       *sdktrace.TracerProvider
+	sample   func(trace.SpanContext) bool
 	registry *prometheus.Registry
 	stopInfo context.CancelFunc
 	infoDone chan struct{}
@@ -79,7 +80,7 @@ type observability struct {
 // API. Errors are configuration errors. The caller must call stop.
 func startObservability(ctx context.Context, c *serveConfig, getenv func(string) string, rdb redis.UniversalClient, log *slog.Logger) (*observability, error) {
 	o := &observability{registry: httpapi.NewRegistry(), log: log}
-	tp, desc, err := telemetry.Setup(ctx, telemetry.Config{
+	tr, desc, err := telemetry.Setup(ctx, telemetry.Config{
 		Endpoint:       c.OTelEndpoint,
 		SampleRatio:    c.OTelSampleRatio.v,
 		SampleRatioSet: c.OTelSampleRatio.set,
@@ -90,15 +91,15 @@ func startObservability(ctx context.Context, c *serveConfig, getenv func(string)
 		return nil, err
 	}
 	log.Info(desc)
-	if tp != nil {
-		o.tp = tp
+	if tr != nil {
+		o.tp, o.sample = tr.Provider, tr.Sampling.Sample
 		// The SDK reports export failures through this process-wide
 		// handler; without it they go to the standard logger as plain
 		// text, in the middle of the JSON log.
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 			log.Warn("opentelemetry: exporting spans failed", "err", err)
 		}))
-		if err := telemetry.InstrumentRedis(rdb, tp); err != nil {
+		if err := telemetry.InstrumentRedis(rdb, tr.Provider); err != nil {
 			o.stop()
 			return nil, fmt.Errorf("tracing the Redis client: %w", err)
 		}
