@@ -97,7 +97,7 @@ func (s *Server) serveTraced(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var parent trace.SpanContext
-	if r.Header.Get("traceparent") != "" {
+	if len(r.Header["Traceparent"]) > 0 { // canonical key: Get would canonicalise "traceparent" on every request
 		parent = trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.HeaderCarrier(r.Header)))
 	}
 	if s.sample(parent) {
