@@ -88,6 +88,10 @@ type run struct {
 	// Written by dispatch only, read by Run after dispatch returns.
 	skipped map[string]uint64
 	maxLag  time.Duration
+	// sentMeasured counts dispatched operations intended in the measured
+	// phase; cutAt is the schedule offset reached when ctx cut the run.
+	sentMeasured uint64
+	cutAt        time.Duration
 }
 
 func (r *run) markInvalid(reason string) {
@@ -111,9 +115,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	sc := cfg.Scenario
-	sched, err := pacer.FromScenario(sc)
-	if err != nil {
-		return nil, fmt.Errorf("engine: schedule: %w", err)
+	sched := cfg.Schedule
+	if sched == nil {
+		var err error
+		if sched, err = pacer.FromScenario(sc); err != nil {
+			return nil, fmt.Errorf("engine: schedule: %w", err)
+		}
 	}
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelOps()
@@ -155,7 +162,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	cancelled := r.dispatch(ctx, sched)
 	close(r.jobs) // idle workers exit; busy ones after their operation
-	end := time.Since(r.t0)
+	end := sched.End()
+	if cancelled {
+		end = min(r.cutAt, end)
+	}
 
 	// Drain in-flight operations with a deadline.
 	if cfg.Progress != nil {
@@ -177,18 +187,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	close(tickStop)
 	<-tickDone
 
-	measured := end - sc.Warmup
-	if measured < 0 {
-		measured = 0
-	}
+	// Rates and durations come from the schedule, never from the wall
+	// clock: a descheduled dispatcher must not shrink the target rate of
+	// a run that still calls itself valid.
+	measured := max(end-sc.Warmup, 0)
 	rep.Duration = measured
 	rep.Partial = cancelled
 	rep.Stats = r.rec.Snapshot()
 	count, _ := rep.Stats.Totals()
 	if measured > 0 {
+		rep.ScheduledOps = pacer.Count(sched, end) - pacer.Count(sched, sc.Warmup)
 		rep.AchievedRate = float64(count) / measured.Seconds()
-		// Ops intended in the measured part of the timeline actually run.
-		rep.TargetRate = (sched.Ops(end) - sched.Ops(sc.Warmup)) / measured.Seconds()
+		rep.TargetRate = float64(rep.ScheduledOps) / measured.Seconds()
+	}
+	if !cancelled && r.sentMeasured < rep.ScheduledOps {
+		rep.Dropped = rep.ScheduledOps - r.sentMeasured
+		r.markInvalid(fmt.Sprintf("dropped: %d of %d scheduled operations were never sent: the schedule ended (plus %v of grace) first; the generator or the target could not keep up",
+			rep.Dropped, rep.ScheduledOps, cfg.MaxLag))
 	}
 	r.mu.Lock()
 	rep.MaxLag = r.maxLag
@@ -278,6 +293,10 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 	sl := newSleeper()
 	defer sl.close()
 	maxLag := r.cfg.MaxLag
+	// Past stopAt nothing more is sent: every operation still unsent
+	// would be later than the validity bound, and an overloaded run must
+	// end with its schedule (Run counts the rest as dropped).
+	stopAt := r.t0.Add(sched.End() + maxLag)
 	var lagMarked, inflightMarked bool
 	for i := uint64(0); ; i++ {
 		off, ok := sched.At(i)
@@ -286,9 +305,14 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		}
 		intended := r.t0.Add(off)
 		if !sl.until(ctx, intended) {
+			r.cutAt = min(off, time.Since(r.t0))
 			return true
 		}
-		lag := time.Since(intended)
+		now := time.Now()
+		if now.After(stopAt) {
+			return false
+		}
+		lag := now.Sub(intended)
 		r.rec.RecordLag(lag)
 		// maxLag and skipped are written only here and read by Run after
 		// dispatch returns: no lock needed.
@@ -308,10 +332,17 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 			}
 			for r.inflight.Load() >= int64(r.cfg.MaxInFlight) {
 				if ctx.Err() != nil {
+					r.cutAt = min(off, time.Since(r.t0))
 					return true
+				}
+				if time.Now().After(stopAt) {
+					return false
 				}
 				time.Sleep(100 * time.Microsecond)
 			}
+		}
+		if off >= r.warm {
+			r.sentMeasured++
 		}
 
 		// Choose the operation.
