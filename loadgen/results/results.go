@@ -38,7 +38,29 @@ type Summary struct {
 	Seed uint64 `json:"seed"`
 	// Skipped counts scheduled operations replaced by a create, by reason.
 	Skipped map[string]uint64 `json:"skipped,omitempty"`
+	// Verdict is the run's outcome in one word (Verdict* constants), and
+	// VerdictReasons say why; the CLI's exit code follows Verdict.
+	Verdict        string   `json:"verdict"`
+	VerdictReasons []string `json:"verdict_reasons,omitempty"`
+	// Notes are facts a reader of the numbers needs (e.g. a scenario
+	// setting that does not apply to the driver used).
+	Notes []string `json:"notes,omitempty"`
 }
+
+// Verdicts, in the order they take precedence.
+const (
+	// VerdictPartial: interrupted before the schedule ended (exit 1).
+	VerdictPartial = "partial"
+	// VerdictFailed: every recorded operation failed, or none was
+	// recorded: the target is not serving (exit 1).
+	VerdictFailed = "failed"
+	// VerdictInvalid: the generator did not keep its schedule (exit 1).
+	VerdictInvalid = "invalid"
+	// VerdictSLOBreach: an SLO term of the scenario failed (exit 3).
+	VerdictSLOBreach = "slo_breach"
+	// VerdictPass: none of the above (exit 0).
+	VerdictPass = "pass"
+)
 
 // Target describes what was measured. The CLI fills it.
 type Target struct {
@@ -64,7 +86,12 @@ type Load struct {
 	// LagMs is the schedule-lag distribution (dispatch − intended time,
 	// warmup included): how precisely the generator kept its schedule.
 	// Its p50 is the floor under every corrected latency.
-	LagMs          Latency  `json:"lag_ms"`
+	LagMs Latency `json:"lag_ms"`
+	// ScheduledOps is what the schedule intended in the measured phase;
+	// Dropped is the part of it never sent (the run ended with its
+	// schedule while the generator or target was behind).
+	ScheduledOps   uint64   `json:"scheduled_ops"`
+	Dropped        uint64   `json:"dropped"`
 	Valid          bool     `json:"valid"`
 	InvalidReasons []string `json:"invalid_reasons"`
 }
@@ -116,8 +143,12 @@ type Memory struct {
 // SLOResult is the scenario's SLO evaluated against the run.
 type SLOResult struct {
 	// Passed is true when every term passed (true when there are none).
+	// It is false when the SLO could not be evaluated.
 	Passed bool               `json:"passed"`
 	Terms  map[string]SLOTerm `json:"terms"`
+	// NotEvaluated says why there is no verdict (nothing was measured);
+	// empty when the terms were evaluated.
+	NotEvaluated string `json:"not_evaluated,omitempty"`
 }
 
 // SLOTerm is one evaluated SLO term. Latency terms use ThresholdMs and
