@@ -121,3 +121,18 @@ func TestMissingFirebaseSaysHowToInstall(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestRedisRefusedNamesTheCause: a Redis URL nobody listens on fails
+// with "connection refused", not only "context deadline exceeded".
+func TestRedisRefusedNamesTheCause(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, err = target.Start(context.Background(), target.Config{Redis: "redis://" + addr + "/0", NeedRedis: true})
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("err = %v; want it to say connection refused", err)
+	}
+}

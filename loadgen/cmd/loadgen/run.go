@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/sessionbench/sessionbench/internal/proc"
 	"github.com/sessionbench/sessionbench/loadgen/driver"
 	"github.com/sessionbench/sessionbench/loadgen/engine"
+	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
 	"github.com/sessionbench/sessionbench/loadgen/target"
@@ -107,8 +110,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.redis != target.RedisEmbedded && !strings.HasPrefix(f.redis, "redis://") && !strings.HasPrefix(f.redis, "rediss://") {
 		return usageErr(stderr, fmt.Errorf("--redis %q: want embedded or a redis:// URL", f.redis))
 	}
-	if f.target != "" && !strings.HasPrefix(f.target, "http://") && !strings.HasPrefix(f.target, "https://") {
-		return usageErr(stderr, fmt.Errorf("--target %q: want an http:// or https:// URL", f.target))
+	if f.target != "" {
+		if err := checkTargetURL(f.target); err != nil {
+			return usageErr(stderr, err)
+		}
 	}
 
 	// With --target, a --redis URL names the Redis behind that server:
@@ -153,7 +158,23 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	r := &runner{f: f, sc: sc, dir: dir, key: key, stdout: stdout, stderr: stderr, ran: &ran}
+	if f.driver == "store" && sc.Invalid.BadToken > 0 {
+		// The store driver verifies no token: a "bad token" would test
+		// nothing. Say so instead of reporting meaningless rejections.
+		r.notes = append(r.notes, fmt.Sprintf("invalid.bad_token (%g%%) does not apply to --driver store (no token is verified): those operations were not sent", sc.Invalid.BadToken))
+		sc.Invalid.BadToken = 0
+	}
 	return r.run(ctx)
+}
+
+// checkTargetURL refuses a --target that cannot name a server: it must
+// be http(s)://host[:port][/path].
+func checkTargetURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("--target %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080", raw)
+	}
+	return nil
 }
 
 // prepareDir creates dir, refusing to reuse a non-empty one (results are
@@ -177,6 +198,7 @@ type runner struct {
 	stdout io.Writer
 	stderr io.Writer
 	ran    *bool // set once the engine has started: results are kept
+	notes  []string
 }
 
 func (r *runner) run(ctx context.Context) int {
@@ -251,11 +273,9 @@ func (r *runner) run(ctx context.Context) int {
 	defer drv.Close()
 
 	memBefore, memKnown := tgt.RedisUsedMemory(ctx)
-	hlogFile, err := os.Create(filepath.Join(r.dir, results.LatencyLog))
-	if err != nil {
-		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
-		return exitFailed
-	}
+	// The log file appears with its first interval: a run cut before the
+	// measured phase leaves no empty latency.hlog behind.
+	hlogFile := &lazyFile{path: filepath.Join(r.dir, results.LatencyLog)}
 	defer hlogFile.Close()
 
 	ecfg := engine.Config{
@@ -276,7 +296,20 @@ func (r *runner) run(ctx context.Context) int {
 	rep, err := engine.Run(ctx, ecfg)
 	prog.done()
 	if err != nil {
+		// Nothing was measured: no results directory (it would hold no
+		// summary.json); the server's log tail goes into the message.
+		*r.ran = false
 		fmt.Fprintf(r.stderr, "loadgen: run: %v\n", err)
+		if hint := r.rejectedHint(src, err.Error()); hint != "" {
+			fmt.Fprintf(r.stderr, "loadgen: %s\n", hint)
+		}
+		if b, rerr := os.ReadFile(filepath.Join(r.dir, "sessiond.log")); rerr == nil && len(b) > 0 {
+			fmt.Fprintf(r.stderr, "loadgen: sessiond.log ends with:\n%s\n", proc.Tail(string(b), 1500))
+		}
+		return exitFailed
+	}
+	if err := hlogFile.Close(); err != nil {
+		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
 		return exitFailed
 	}
 
@@ -294,6 +327,12 @@ func (r *runner) run(ctx context.Context) int {
 		Auth:   authMode,
 		Driver: r.f.driver,
 	}, results.CollectEnv(version))
+	sum.Notes = append(sum.Notes, r.notes...)
+	if creates := sum.Ops["create"]; creates.Count > 0 && rep.Stats.Ops[recorder.Create].ErrorsByClass[driver.Rejected]*2 > creates.Count {
+		if hint := r.rejectedHint(src, "401"); hint != "" {
+			sum.Notes = append(sum.Notes, hint)
+		}
+	}
 	if memKnown {
 		if memAfter, ok := tgt.RedisUsedMemory(after); ok {
 			sum.Memory.RedisUsedMemoryBefore, sum.Memory.RedisUsedMemoryAfter = memBefore, memAfter
@@ -307,23 +346,93 @@ func (r *runner) run(ctx context.Context) int {
 		return exitFailed
 	}
 	fmt.Fprintf(r.stdout, "scenario %s: %s\n", r.sc.Name, r.sc.Description)
-	fmt.Fprintf(r.stdout, "target %s (%s), redis %s %s, auth %s, driver %s\n",
-		orDash(sum.Target.URL), sum.Target.Server, sum.Target.Redis.Mode, sum.Target.Redis.Version, sum.Target.Auth, r.f.driver)
+	fmt.Fprintf(r.stdout, "target %s (%s), redis %s, auth %s, driver %s\n",
+		orDash(sum.Target.URL), sum.Target.Server, redisLine(sum.Target.Redis), sum.Target.Auth, r.f.driver)
 	sum.WriteTable(r.stdout)
 	fmt.Fprintf(r.stdout, "results: %s\n", r.dir)
+	return verdictExit(sum, r.stderr)
+}
 
-	switch {
-	case rep.Partial:
-		fmt.Fprintln(r.stderr, "loadgen: interrupted: partial results written")
-		return exitFailed
-	case !rep.Valid:
-		fmt.Fprintf(r.stderr, "loadgen: run invalid: %s\n", strings.Join(rep.InvalidReasons, "; "))
-		return exitFailed
-	case !sum.SLO.Passed:
-		fmt.Fprintln(r.stderr, "loadgen: SLO breached")
+// verdictExit prints why a run did not pass and returns its exit code:
+// one decision, made by results, for the summary and the shell alike.
+func verdictExit(sum *results.Summary, stderr io.Writer) int {
+	why := strings.Join(sum.VerdictReasons, "; ")
+	switch sum.Verdict {
+	case results.VerdictPass:
+		return exitOK
+	case results.VerdictSLOBreach:
+		fmt.Fprintf(stderr, "loadgen: SLO breached: %s\n", why)
 		return exitSLO
+	case results.VerdictPartial:
+		fmt.Fprintf(stderr, "loadgen: %s: partial results written\n", why)
+	case results.VerdictInvalid:
+		fmt.Fprintf(stderr, "loadgen: run invalid: %s\n", why)
+	default:
+		fmt.Fprintf(stderr, "loadgen: run failed: %s\n", why)
 	}
-	return exitOK
+	return exitFailed
+}
+
+// redisLine describes the Redis for the header: "7.0.15 (url
+// 127.0.0.1:6379)", "miniredis v2.40.0 (embedded)", or "unknown".
+func redisLine(r results.Redis) string {
+	if r.Version == "" && (r.Mode == "" || r.Mode == "unknown") {
+		return "unknown"
+	}
+	where := r.Mode
+	if r.Addr != "" {
+		where += " " + r.Addr
+	}
+	return strings.TrimSpace(orDash(r.Version) + " (" + where + ")")
+}
+
+// rejectedHint explains creates refused with 401 when loadgen minted the
+// tokens: the usual cause is a target that does not trust this run's
+// key. seen is the error text that showed the 401s.
+func (r *runner) rejectedHint(src tokens.Source, seen string) string {
+	if _, minted := src.(*tokens.Minted); !minted || !strings.Contains(seen, "401") && !strings.Contains(seen, string(driver.Rejected)) {
+		return ""
+	}
+	if r.f.target == "" {
+		return "creates were refused (401): the sessiond loadgen started did not accept the minted tokens; see sessiond.log"
+	}
+	if r.f.authKey == "" {
+		return "most creates were refused (401): the target does not accept this run's tokens. They are signed with a key made for this run; " +
+			"either start the target with the run's public key (sessiond --auth=local --auth-public-key " + filepath.Join(r.dir, "auth-public-key.pem") + "), " +
+			"or make a key pair once with `loadgen keygen --out key.pem --public-key-out pub.pem`, start sessiond with --auth-public-key pub.pem and pass --auth-key key.pem to every run"
+	}
+	return "most creates were refused (401): the target does not trust --auth-key " + r.f.authKey + "; start it with that key's public half (--auth-public-key) and the same --firebase-project as --project (" + r.f.project + ")"
+}
+
+// lazyFile creates path on the first Write, so that a run with nothing
+// to log leaves no empty file.
+type lazyFile struct {
+	path string
+	f    *os.File
+	err  error
+}
+
+func (l *lazyFile) Write(p []byte) (int, error) {
+	if l.f == nil && l.err == nil {
+		l.f, l.err = os.Create(l.path)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.f.Write(p)
+}
+
+// Close closes the file if it was created; it may be called twice.
+func (l *lazyFile) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f, l.err = nil, errors.New("closed")
+	if err != nil {
+		return fmt.Errorf("close %s: %w", l.path, err)
+	}
+	return nil
 }
 
 func serverName(t *target.Target, drv string) string {

@@ -129,3 +129,25 @@ func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	return exitOK
 }
+
+func keygenCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("keygen", stderr)
+	out := fs.String("out", "", "write the RSA private key (PEM, mode 0600) to this `file`, for loadgen run/tokens --auth-key; required")
+	pubOut := fs.String("public-key-out", "", "write its public key (PEM) to this `file`, for sessiond --auth-public-key; required")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return usageErr(stderr, err)
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, fmt.Errorf("keygen: unexpected argument %q", pos[0]))
+	}
+	if *out == "" || *pubOut == "" {
+		return usageErr(stderr, errors.New("keygen: --out KEY.pem and --public-key-out PUB.pem are both required"))
+	}
+	if err := tokens.GenerateKeyPair(*out, *pubOut); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "private key: %s (pass to loadgen run --auth-key)\npublic key:  %s (pass to sessiond --auth=local --auth-public-key)\n", *out, *pubOut)
+	return exitOK
+}
