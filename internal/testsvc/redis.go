@@ -31,7 +31,7 @@ func StartRedis(tb testing.TB, args ...string) string {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		Unavailable(tb, "redis-server", err.Error(), redisHowTo)
+		Unavailable(tb, "redis-server", err, redisHowTo)
 		return ""
 	}
 	var lastErr error
@@ -59,12 +59,12 @@ func StartCluster(tb testing.TB) []string {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		Unavailable(tb, "redis-server", err.Error(), redisHowTo)
+		Unavailable(tb, "redis-server", err, redisHowTo)
 		return nil
 	}
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		Unavailable(tb, "redis-cli", err.Error(), redisHowTo)
+		Unavailable(tb, "redis-cli", err, redisHowTo)
 		return nil
 	}
 	var lastErr error

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/loadgen/target"
 )
 
@@ -73,11 +75,23 @@ func TestScripts(t *testing.T) {
 	bin := buildSessiond(t)
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
+		// [ci]: running in CI, where a missing service fails the script.
+		Condition: func(cond string) (bool, error) {
+			if cond == "ci" {
+				return testsvc.InCI(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv(target.SessiondEnv, bin)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// fail MESSAGE: fail the script (after a condition such as
+			// [!exec:firebase] [ci]: a missing service fails in CI).
+			"fail": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Fatalf("%s", strings.Join(args, " "))
+			},
 			// exitcode N cmd args...: run cmd, require exit code N; its
 			// stdout and stderr are then checked as after exec.
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
