@@ -376,7 +376,10 @@ func TestRampFromZeroRuns(t *testing.T) {
 	done := make(chan struct{})
 	var rep *Report
 	var err error
-	go func() { defer close(done); rep, err = Run(context.Background(), Config{Scenario: s, Driver: newFake(), Tokens: fakeTokens{10}, Seed: 8}) }()
+	go func() {
+		defer close(done)
+		rep, err = Run(context.Background(), Config{Scenario: s, Driver: newFake(), Tokens: fakeTokens{10}, Seed: 8})
+	}()
 	select {
 	case <-done:
 	case <-time.After(time.Minute):
