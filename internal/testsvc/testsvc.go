@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/sessionbench/sessionbench/internal/firebaseemu"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
 )
 
 // InCI reports whether the CI environment variable is set to a non-empty,
@@ -51,7 +52,8 @@ func unavailable(service string, err error, howTo string, ci bool) (string, bool
 	}
 }
 
-// NotInstalled reports whether err says a needed program is missing.
+// NotInstalled reports whether err says a needed program or service is
+// missing (not in PATH, or, for Docker, no engine answering).
 func NotInstalled(err error) bool {
-	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, firebaseemu.ErrCLIMissing)
+	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, firebaseemu.ErrCLIMissing) || errors.Is(err, redisenv.ErrUnavailable)
 }
