@@ -83,6 +83,11 @@ type Config struct {
 	// IntervalLog, if set, receives latency.hlog (1 s corrected interval
 	// histograms, one per operation kind) as the run goes.
 	IntervalLog io.Writer
+	// Observers are called every ObserveEvery and at each phase change
+	// (see Observer).
+	Observers []Observer
+	// ObserveEvery: default DefaultObserveEvery.
+	ObserveEvery time.Duration
 }
 
 // Phases reported in Progress.Phase.

@@ -393,3 +393,64 @@ func TestRampFromZeroRuns(t *testing.T) {
 		t.Errorf("scheduled %d recorded %d valid %v; want 100 (0→400/s over 0.5 s)", rep.ScheduledOps, count, rep.Valid)
 	}
 }
+
+// recordingObserver keeps every observation.
+type recordingObserver struct {
+	mu   sync.Mutex
+	seen []Observation
+}
+
+func (o *recordingObserver) Observe(obs Observation) {
+	o.mu.Lock()
+	o.seen = append(o.seen, obs)
+	o.mu.Unlock()
+}
+
+// TestObserversSeePhasesAndCounts: observers get every phase change in
+// order, periodic observations in between, and counts that end equal to
+// what was recorded (warmup included, so they are at least as large).
+func TestObserversSeePhasesAndCounts(t *testing.T) {
+	s := sc(400, 600*time.Millisecond)
+	s.Warmup = 300 * time.Millisecond
+	o := &recordingObserver{}
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: newFake(), Tokens: &warmTokens{fakeTokens: fakeTokens{users: 10}},
+		Seed: 9, Observers: []Observer{o}, ObserveEvery: 100 * time.Millisecond, CPUSaturation: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var changes []string
+	periodic := 0
+	for i, obs := range o.seen {
+		if obs.Changed {
+			changes = append(changes, obs.Phase)
+		} else {
+			periodic++
+		}
+		if i > 0 && obs.Time.Before(o.seen[i-1].Time) {
+			t.Errorf("observation %d goes back in time", i)
+		}
+	}
+	want := []string{PhaseTokens, PhasePrefill, PhaseWarmup, PhaseMeasure, PhaseDrain, PhaseDone}
+	if strings.Join(changes, ",") != strings.Join(want, ",") {
+		t.Errorf("phase changes %v, want %v", changes, want)
+	}
+	if periodic == 0 {
+		t.Error("no periodic observation")
+	}
+	last := o.seen[len(o.seen)-1]
+	var done uint64
+	for op := range last.Done {
+		done += last.Done[op]
+		if last.Done[op] < rep.Stats.Ops[op].Count {
+			t.Errorf("%v: observed %d done < %d recorded", recorder.Op(op), last.Done[op], rep.Stats.Ops[op].Count)
+		}
+	}
+	if recorded, _ := rep.Stats.Totals(); done <= recorded {
+		t.Errorf("observed %d operations, recorded %d: warmup operations missing", done, recorded)
+	}
+	if last.Live != rep.SessionsLiveEnd {
+		t.Errorf("last observation: %d live, report %d", last.Live, rep.SessionsLiveEnd)
+	}
+}

@@ -51,6 +51,9 @@ func (c *Config) defaults() error {
 	if c.CPUSaturation == 0 {
 		c.CPUSaturation = DefaultCPUSaturation
 	}
+	if c.ObserveEvery <= 0 {
+		c.ObserveEvery = DefaultObserveEvery
+	}
 	if c.Seed == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -78,6 +81,8 @@ type run struct {
 
 	inflight atomic.Int64
 	wg       sync.WaitGroup
+	counts   counters
+	obs      *observers
 	// jobs hands operations to idle workers (unbuffered: a send succeeds
 	// only when a worker is waiting). Closed when the run ends.
 	jobs chan job
@@ -129,6 +134,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		warm: sc.Warmup, skipped: map[string]uint64{},
 		data: sessionData(sc.Session.DataBytes),
 		jobs: make(chan job),
+		obs:  &observers{list: cfg.Observers},
 	}
 	rep := &Report{Scenario: sc, Seed: cfg.Seed}
 	rep.RSSStart, _ = readRSS()
@@ -137,6 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Progress != nil {
 			cfg.Progress(Progress{Phase: PhaseTokens, Total: sched.End()})
 		}
+		r.obs.notify(r.observation(PhaseTokens, true))
 		if err := w.Warm(ctx); err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
@@ -144,9 +151,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Phase: PhasePrefill, Total: sched.End()})
 	}
+	r.obs.notify(r.observation(PhasePrefill, true))
 	n, err := r.prefill(ctx)
 	rep.Prefilled = n
 	if err != nil {
+		r.obs.notify(r.observation(PhaseDone, true))
 		return nil, err
 	}
 
@@ -171,6 +180,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Phase: PhaseDrain, Elapsed: end, Total: sched.End()})
 	}
+	r.obs.notify(r.observation(PhaseDrain, true))
 	drained := make(chan struct{})
 	go func() { r.wg.Wait(); close(drained) }()
 	select {
@@ -186,6 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	close(tickStop)
 	<-tickDone
+	r.obs.notify(r.observation(PhaseDone, true))
 
 	// Rates and durations come from the schedule, never from the wall
 	// clock: a descheduled dispatcher must not shrink the target rate of
@@ -496,6 +507,7 @@ func (r *run) do(op recorder.Op, e pool.Entry, user int, off time.Duration) {
 			s.Err = driver.Other
 		}
 	}
+	r.counts.add(op, s.Err != "")
 	if off >= r.warm {
 		r.rec.Record(op, s)
 	}
@@ -529,8 +541,26 @@ func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
 			logErr = lw.Write(hs)
 		}
 	}
+	// Observers: the timeline's first phase now, the measured phase when
+	// it starts, and every ObserveEvery.
+	phase := PhaseMeasure
+	var measureAt <-chan time.Time
+	if r.warm > 0 {
+		phase = PhaseWarmup
+		mt := time.NewTimer(time.Until(measureStart))
+		defer mt.Stop()
+		measureAt = mt.C
+	}
+	r.obs.notify(r.observation(phase, true))
+	ot := time.NewTicker(r.cfg.ObserveEvery)
+	defer ot.Stop()
 	for {
 		select {
+		case <-measureAt:
+			phase = PhaseMeasure
+			r.obs.notify(r.observation(phase, true))
+		case <-ot.C:
+			r.obs.notify(r.observation(phase, false))
 		case <-stop:
 			closeInterval(time.Now(), true)
 			return logErr
