@@ -99,7 +99,7 @@ func (w withChosen) Facts() Facts {
 type defaultProbe struct{}
 
 func (defaultProbe) docker(ctx context.Context) error {
-	return dockerAnswers(ctx, tclog.NewNoopLogger())
+	return DockerAnswers(ctx)
 }
 
 func (defaultProbe) image(ctx context.Context, img string, bound time.Duration) error {

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -38,7 +36,9 @@ type containerProvider struct{}
 
 func (containerProvider) Start(ctx context.Context, s Spec) (Env, error) {
 	p, _ := LookupProfile(s.Profile)
-	logger := logTo(s.Log)
+	// testcontainers' progress lines ("🐳 Creating container …") are not
+	// loadgen's output; its failures come back as errors.
+	logger := tclog.NewNoopLogger()
 	if err := dockerAnswers(ctx, logger); err != nil {
 		return nil, err
 	}
@@ -68,6 +68,10 @@ func (containerProvider) Start(ctx context.Context, s Spec) (Env, error) {
 	}
 	return e, nil
 }
+
+// DockerAnswers reports whether a Docker engine answers (nil), or an
+// error wrapping ErrUnavailable with the fix.
+func DockerAnswers(ctx context.Context) error { return dockerAnswers(ctx, tclog.NewNoopLogger()) }
 
 // dockerAnswers checks that a Docker engine answers, wrapping
 // ErrUnavailable with the fix when it does not.
@@ -182,24 +186,4 @@ func (st *containerStarter) tlsContainerFiles() ([]testcontainers.ContainerFile,
 		files = append(files, testcontainers.ContainerFile{Reader: bytes.NewReader(b), ContainerFilePath: dst, FileMode: 0o644})
 	}
 	return files, nil
-}
-
-// logTo adapts w to testcontainers' logger: its lines ("🐳 Creating
-// container …") are progress notes, not output.
-func logTo(w io.Writer) tclog.Logger {
-	if w == nil || w == io.Discard {
-		return tclog.NewNoopLogger()
-	}
-	return &lineLogger{w: w}
-}
-
-type lineLogger struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lineLogger) Printf(format string, v ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "testcontainers: "+format+"\n", v...)
 }

@@ -67,6 +67,10 @@ type Spec struct {
 	Cluster      bool
 	ClusterSeeds []string
 	KeepKeys     bool
+	// Observe (URL mode): the Redis serves a server loadgen did not
+	// start (--target); the run only reads its facts and memory, so
+	// there is no run prefix and nothing to remove.
+	Observe bool
 
 	// Log receives one-line notes (what auto chose and why, a slow
 	// pull). Default io.Discard.

@@ -66,9 +66,12 @@ func (urlProvider) Start(ctx context.Context, s Spec) (Env, error) {
 		c.RootCAs = roots
 		return nil
 	}
-	prefix, err := runPrefix()
-	if err != nil {
-		return nil, err
+	prefix := ""
+	if !s.Observe {
+		var err error
+		if prefix, err = runPrefix(); err != nil {
+			return nil, err
+		}
 	}
 	e := &env{
 		facts:  Facts{Mode: ModeURL, KeyPrefix: prefix},
@@ -116,7 +119,7 @@ func (urlProvider) Start(ctx context.Context, s Spec) (Env, error) {
 		e.facts.Addr = opt.Addr
 		e.facts.TLS = opt.TLSConfig != nil
 	}
-	u := &urlEnv{env: e, keep: s.KeepKeys}
+	u := &urlEnv{env: e, keep: s.KeepKeys || s.Observe}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := e.client.Ping(pctx).Err(); err != nil {
@@ -233,47 +236,74 @@ func DeletePrefix(ctx context.Context, c redis.UniversalClient, prefix string) (
 	}
 	var mu sync.Mutex
 	var total int64
+	err := forEachKeys(ctx, c, prefix+"*", func(ctx context.Context, n redis.Cmdable, keys []string) (bool, error) {
+		for _, k := range keys { // SCAN's MATCH is the filter; check it anyway
+			if !strings.HasPrefix(k, prefix) {
+				return false, fmt.Errorf("SCAN MATCH %s* returned %q", prefix, k)
+			}
+		}
+		// One key per UNLINK: keys of a batch may live in different
+		// cluster slots.
+		pipe := n.Pipeline()
+		for _, k := range keys {
+			pipe.Unlink(ctx, k)
+		}
+		cmds, err := pipe.Exec(ctx)
+		if err != nil {
+			return false, err
+		}
+		mu.Lock()
+		for _, cmd := range cmds {
+			total += cmd.(*redis.IntCmd).Val()
+		}
+		mu.Unlock()
+		return true, nil
+	})
+	return total, err
+}
+
+// ScanKeys returns up to limit keys matching pattern (SCAN, never KEYS),
+// from every primary of a cluster.
+func ScanKeys(ctx context.Context, c redis.UniversalClient, pattern string, limit int) ([]string, error) {
+	var mu sync.Mutex
+	var out []string
+	err := forEachKeys(ctx, c, pattern, func(_ context.Context, _ redis.Cmdable, keys []string) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		out = append(out, keys...)
+		return len(out) < limit, nil
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+// forEachKeys SCANs pattern on every primary and hands fn each non-empty
+// batch, on the node it came from; fn returns false to stop that node.
+func forEachKeys(ctx context.Context, c redis.UniversalClient, pattern string, fn func(context.Context, redis.Cmdable, []string) (bool, error)) error {
 	one := func(ctx context.Context, n redis.Cmdable) error {
 		var cursor uint64
 		for {
-			keys, next, err := n.Scan(ctx, cursor, prefix+"*", 1000).Result()
+			keys, next, err := n.Scan(ctx, cursor, pattern, 1000).Result()
 			if err != nil {
 				return err
 			}
-			for _, k := range keys { // SCAN's MATCH is the filter; check it anyway
-				if !strings.HasPrefix(k, prefix) {
-					return fmt.Errorf("SCAN MATCH %s* returned %q", prefix, k)
-				}
-			}
 			if len(keys) > 0 {
-				// One key per UNLINK: keys of a batch may live in
-				// different cluster slots.
-				pipe := n.Pipeline()
-				for _, k := range keys {
-					pipe.Unlink(ctx, k)
-				}
-				cmds, err := pipe.Exec(ctx)
-				if err != nil {
+				more, err := fn(ctx, n, keys)
+				if err != nil || !more {
 					return err
 				}
-				mu.Lock()
-				for _, cmd := range cmds {
-					total += cmd.(*redis.IntCmd).Val()
-				}
-				mu.Unlock()
 			}
 			if cursor = next; cursor == 0 {
 				return nil
 			}
 		}
 	}
-	var err error
 	if cc, ok := c.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return one(ctx, n) })
-	} else {
-		err = one(ctx, c)
+		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return one(ctx, n) })
 	}
-	return total, err
+	return one(ctx, c)
 }
 
 // runPrefix is a fresh run-specific key prefix.
