@@ -25,6 +25,7 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // version is set at link time: -ldflags "-X main.version=...".
@@ -39,7 +40,8 @@ const (
 )
 
 const usage = `usage:
-  loadgen run SCENARIO.yaml [--target URL] [--redis embedded|redis://…] [--auth minted|emulator]
+  loadgen run SCENARIO.yaml [--target URL] [--redis auto|embedded|local|container|redis://…]
+                            [--redis-profile P] [--redis-image I] [--label L] [--auth minted|emulator]
                             [--driver http|store] [--rate R] [--duration D] [--out DIR]
                             [--auth-key FILE] [--project P] [--seed N] [--quiet]
   loadgen tokens --auth minted|emulator --count N [--auth-key FILE] [--project P] [--public-key-out FILE]
@@ -48,10 +50,12 @@ const usage = `usage:
   loadgen help
 
 Without --target, loadgen starts bin/sessiond (built if missing) on a free
-loopback port against the Redis chosen by --redis (default: embedded, an
-in-process miniredis). Results go to --out (default
+loopback port against the Redis chosen by --redis (default auto: a
+container when Docker has the image, else redis-server from PATH, else an
+in-process miniredis) and --redis-profile (basic, standard, aof, tls,
+cluster3, maxmem-noeviction, maxmem-lru). Results go to --out (default
 results/<scenario>-<UTC timestamp>/): summary.json, latency.hlog,
-sessiond.log, scenario.yaml.
+timeline.csv, sessiond.log, scenario.yaml.
 
 Against a server you start yourself (--target), minted tokens must be
 signed with a key it trusts: make a pair once with loadgen keygen, start
@@ -78,6 +82,10 @@ func main() {
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// testcontainers-go prints "Connected to docker …" through its
+	// package logger whatever a provider's own logger says; loadgen's
+	// output is its own.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +15,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sessionbench/sessionbench/internal/testsvc"
-	"github.com/sessionbench/sessionbench/loadgen/target"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/sut"
 )
 
 // sessiondBin is the sessiond built once for this test binary ("" when
@@ -76,14 +78,24 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		// [ci]: running in CI, where a missing service fails the script.
+		// [docker]: a Docker engine answers.
 		Condition: func(cond string) (bool, error) {
-			if cond == "ci" {
+			switch cond {
+			case "ci":
 				return testsvc.InCI(), nil
+			case "docker":
+				return redisenv.DockerAnswers(context.Background()) == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Setup: func(env *testscript.Env) error {
-			env.Setenv(target.SessiondEnv, bin)
+			// What the container cases need from the real environment.
+			for _, k := range []string{redisenv.ImageEnv, "DOCKER_HOST", "TESTCONTAINERS_RYUK_DISABLED", "TESTCONTAINERS_HOST_OVERRIDE", "CI"} {
+				if v, ok := os.LookupEnv(k); ok {
+					env.Setenv(k, v)
+				}
+			}
+			env.Setenv(sut.SessiondEnv, bin)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

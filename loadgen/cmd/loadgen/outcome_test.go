@@ -11,7 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessionbench/sessionbench/loadgen/target"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionbench/sessionbench/internal/testsvc"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/sut"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
 )
 
@@ -67,8 +71,13 @@ func TestExternalTargetKeyPairing(t *testing.T) {
 	if code := Main([]string{"keygen", "--out", key, "--public-key-out", pub}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("keygen exit %d: %s", code, stderr.String())
 	}
-	tgt, err := target.Start(context.Background(), target.Config{
-		StartServer: true, Auth: "local", PublicKeyFile: pub, Project: tokens.DefaultProject, Sessiond: bin, Dir: dir,
+	env, err := redisenv.Open(context.Background(), redisenv.Spec{Mode: redisenv.ModeEmbedded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	tgt, err := sut.Start(context.Background(), sut.Sessiond{
+		Env: env, Auth: "local", PublicKeyFile: pub, Project: tokens.DefaultProject, Binary: bin, Dir: dir,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,5 +106,63 @@ func TestExternalTargetKeyPairing(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("results dir %s left behind without a summary (%v)", out, err)
+	}
+}
+
+// TestURLModeRunLeavesTheRedisAsItWas: a run against a shared Redis
+// (the Memorystore case) writes through sessiond under its own prefix
+// only and removes exactly its keys: pre-existing data — including keys
+// under sessiond's default prefix — is byte-for-byte intact afterwards.
+func TestURLModeRunLeavesTheRedisAsItWas(t *testing.T) {
+	t.Setenv(sut.SessiondEnv, buildSessiond(t))
+	addr := testsvc.StartRedis(t)
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	seed := map[string]string{"app:config": "v1", "sb:s:someone-elses": "session", "sb:u:alice": "index"}
+	for k, v := range seed {
+		if err := admin.Set(ctx, k, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dumps := map[string]string{}
+	for k := range seed {
+		dumps[k] = admin.Dump(ctx, k).Val()
+	}
+	sc := writeScenario(t, "name: shared\nduration: 1s\nrate: 100/s\nmix: {create: 5, validate: 4, destroy: 1}\npopulation: {users: 20, prefill: 50}\n")
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"run", sc, "--redis", "redis://" + addr + "/0", "--out", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	var sum struct {
+		Target struct {
+			Redis struct {
+				Mode      string `json:"mode"`
+				KeyPrefix string `json:"key_prefix"`
+			} `json:"redis"`
+		} `json:"target"`
+		Ops map[string]struct {
+			Count uint64 `json:"count"`
+		} `json:"ops"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Target.Redis.Mode != "url" || !strings.HasPrefix(sum.Target.Redis.KeyPrefix, "sb:run-") || sum.Ops["create"].Count == 0 {
+		t.Fatalf("summary: %s", b)
+	}
+	keys, err := admin.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != len(seed) {
+		t.Errorf("keys after the run: %v; want only the %d seeded", keys, len(seed))
+	}
+	for k, d := range dumps {
+		if admin.Dump(ctx, k).Val() != d {
+			t.Errorf("%s changed", k)
+		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionbench/sessionbench/loadgen/target"
+	"github.com/sessionbench/sessionbench/loadgen/sut"
 )
 
 // TestSIGINTWritesPartialResults interrupts a real `loadgen run` in its
@@ -33,7 +33,7 @@ population: {users: 100, prefill: 10}
 	}
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(os.Args[0], "run", sc, "--out", out)
-	cmd.Env = append(os.Environ(), mainEnv+"=1", target.SessiondEnv+"="+bin)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", sut.SessiondEnv+"="+bin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -133,7 +133,7 @@ slo:
 	}
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(os.Args[0], "run", sc, "--out", out)
-	cmd.Env = append(os.Environ(), mainEnv+"=1", target.SessiondEnv+"="+bin)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", sut.SessiondEnv+"="+bin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
