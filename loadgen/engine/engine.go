@@ -137,7 +137,8 @@ type Report struct {
 	// generator or the target could not keep up. Dropped > 0 makes the
 	// run invalid.
 	Dropped uint64
-	// MaxLag is the largest schedule lag seen (warmup included).
+	// MaxLag is the largest schedule lag seen (warmup included: validity
+	// concerns the whole run; Stats.Lag holds the measured phase).
 	MaxLag time.Duration
 	// Valid is false when the run did not keep its schedule;
 	// InvalidReasons says why, one sentence each.

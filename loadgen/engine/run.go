@@ -324,7 +324,9 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 			return false
 		}
 		lag := now.Sub(intended)
-		r.rec.RecordLag(lag)
+		if off >= r.warm {
+			r.rec.RecordLag(lag) // the summary and the log cover the measured phase
+		}
 		// maxLag and skipped are written only here and read by Run after
 		// dispatch returns: no lock needed.
 		if lag > r.maxLag {

@@ -106,8 +106,9 @@ type Load struct {
 	TargetRate   float64 `json:"target_rate"`
 	AchievedRate float64 `json:"achieved_rate"`
 	MaxLagMs     float64 `json:"max_lag_ms"`
-	// LagMs is the schedule-lag distribution (dispatch − intended time,
-	// warmup included): how precisely the generator kept its schedule.
+	// LagMs is the schedule-lag distribution of the measured phase
+	// (dispatch − intended time): how precisely the generator kept its
+	// schedule.
 	// Its p50 is the floor under every corrected latency.
 	LagMs Latency `json:"lag_ms"`
 	// ScheduledOps is what the schedule intended in the measured phase;
