@@ -14,6 +14,7 @@ import (
 	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/report"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 	"github.com/sessionbench/sessionbench/loadgen/sampler"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
@@ -143,6 +144,15 @@ func Run(ctx context.Context, p Plan) (out *Outcome, err error) {
 	r.memory(after, sum, rows, env)
 	if err := sum.Write(p.Dir); err != nil {
 		return nil, err
+	}
+	// report.html and report.md are drawn from the directory just
+	// written, as `loadgen report` would: one renderer, one input.
+	written, err := results.ReadRun(p.Dir)
+	if err == nil {
+		err = report.WriteFiles(written)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	return &Outcome{Dir: p.Dir, Summary: sum, Report: rep}, nil
 }

@@ -48,6 +48,10 @@ type Summary struct {
 	// Label names the run's tier or variant for comparisons (--label,
 	// e.g. memorystore-standard-m2).
 	Label string `json:"label,omitempty"`
+	// Duet is the id shared by the two runs of a duet (both servers
+	// measured at the same moments, operation by operation): the gate
+	// then resamples them as pairs.
+	Duet string `json:"duet,omitempty"`
 }
 
 // Verdicts, in the order they take precedence.

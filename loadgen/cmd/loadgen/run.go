@@ -16,6 +16,7 @@ import (
 	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/harness"
 	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/report"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
@@ -208,7 +209,7 @@ func printOutcome(w io.Writer, out *harness.Outcome) {
 	fmt.Fprintf(w, "scenario %s: %s\n", sc.Name, sc.Description)
 	fmt.Fprintf(w, "target %s (%s), redis %s, auth %s, driver %s\n",
 		orDash(sum.Target.URL), sum.Target.Server, redisLine(sum.Target.Redis), sum.Target.Auth, sum.Target.Driver)
-	sum.WriteTable(w)
+	report.Text(w, sum)
 	fmt.Fprintf(w, "results: %s\n", out.Dir)
 }
 
