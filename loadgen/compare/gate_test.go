@@ -218,4 +218,3 @@ func TestAccumulatorMatchesHdrHistogram(t *testing.T) {
 		}
 	}
 }
-

@@ -349,4 +349,3 @@ func JUnit(w io.Writer, d *Decision) error {
 	_, err := io.WriteString(w, "\n")
 	return err
 }
-

@@ -188,4 +188,3 @@ func signed(f func(float64) string, v float64) string {
 	}
 	return "+" + f(v)
 }
-

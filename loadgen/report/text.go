@@ -82,7 +82,6 @@ func Text(w io.Writer, s *results.Summary) {
 	fmt.Fprintf(w, "slo: %s: %s\n", verdict, strings.Join(parts, "; "))
 }
 
-
 func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
