@@ -138,24 +138,40 @@ func drawBlocks(rng *mrand.Rand, n int, out []int) []int {
 
 // resampler draws bootstrap replicates of a statistic on two sides.
 type resampler struct {
-	rng    *mrand.Rand
-	paired bool
-	picks  []int
+	rng *mrand.Rand
+	// paired: base[k] and cur[k] are partners, drawn together; aligned:
+	// their intervals are simultaneous (duet), drawn together too.
+	paired, aligned bool
+	picks           []int
 }
 
 // replicate adds one resample of each side into ab and ac. Runs are
-// drawn with replacement when a side has several; with paired sides the
-// same run positions and interval blocks are drawn for both.
+// drawn with replacement when a side has several; partners are drawn
+// together, and the intervals of aligned partners by the same blocks.
 func (r *resampler) replicate(base, cur side, ab, ac *accumulator) {
 	ab.reset()
 	ac.reset()
 	if r.paired {
 		for range base {
 			k := r.rng.IntN(len(base))
-			n := min(len(base[k]), len(cur[k]))
-			r.picks = drawBlocks(r.rng, n, r.picks)
+			if len(base) == 1 {
+				k = 0
+			}
+			if r.aligned {
+				n := min(len(base[k]), len(cur[k]))
+				r.picks = drawBlocks(r.rng, n, r.picks)
+				for _, i := range r.picks {
+					ab.add(base[k][i])
+					ac.add(cur[k][i])
+				}
+				continue
+			}
+			r.picks = drawBlocks(r.rng, len(base[k]), r.picks)
 			for _, i := range r.picks {
 				ab.add(base[k][i])
+			}
+			r.picks = drawBlocks(r.rng, len(cur[k]), r.picks)
+			for _, i := range r.picks {
 				ac.add(cur[k][i])
 			}
 		}

@@ -106,9 +106,11 @@ type Decision struct {
 	// Warnings: environments that differ between the sides, runs that
 	// are not valid.
 	Warnings []string
-	// Paired is true when the sides were duet partners, resampled
-	// together.
-	Paired bool
+	// Paired is true when every baseline run had a current partner (the
+	// same --pair), resampled together; Aligned when the partners were
+	// duets, measured at the same moments, whose intervals were resampled
+	// together too.
+	Paired, Aligned bool
 }
 
 // ExitCode is the gate's contract: 0 pass, 3 regression, 1 inconclusive.
@@ -137,7 +139,11 @@ func Gate(baseline, current []*results.Run, o Options) (*Decision, error) {
 	if len(baseline) == 0 || len(current) == 0 {
 		return nil, errors.New("gate: need at least one baseline and one current results directory")
 	}
-	d := &Decision{Paired: paired(baseline, current)}
+	d := &Decision{}
+	if cur, ok := pairUp(baseline, current); ok {
+		current, d.Paired = cur, true
+		d.Aligned = allDuets(baseline) && allDuets(cur)
+	}
 	d.Warnings = append(d.Warnings, envWarnings(baseline, current)...)
 	invalid := false
 	for _, side := range []struct {
@@ -181,7 +187,7 @@ func Gate(baseline, current []*results.Run, o Options) (*Decision, error) {
 			name string
 			q    float64
 		}{{"p50", 50}, {"p99", 99}} {
-			d.Checks = append(d.Checks, latencyCheck(op, q.name, q.q, bs, cs, d.Paired, o, rng))
+			d.Checks = append(d.Checks, latencyCheck(op, q.name, q.q, bs, cs, d.Paired, d.Aligned, o, rng))
 		}
 		d.Checks = append(d.Checks, errorRateCheck(op, baseline, current, o))
 	}
@@ -234,7 +240,7 @@ func minLen(hs [][]*hdrhistogram.Histogram) int {
 }
 
 // latencyCheck compares quantile q of op's corrected latency.
-func latencyCheck(op, name string, q float64, bs, cs [][]*hdrhistogram.Histogram, paired bool, o Options, rng *mrand.Rand) Check {
+func latencyCheck(op, name string, q float64, bs, cs [][]*hdrhistogram.Histogram, paired, aligned bool, o Options, rng *mrand.Rand) Check {
 	c := Check{Op: op, Metric: name}
 	if minLen(bs) < o.MinIntervals || minLen(cs) < o.MinIntervals {
 		c.Verdict = Inconclusive
@@ -265,7 +271,7 @@ func latencyCheck(op, name string, q float64, bs, cs [][]*hdrhistogram.Histogram
 	}
 	c.Baseline, c.Current = ab.quantile(q)/1000, ac.quantile(q)/1000
 	c.Ratio = c.Current / c.Baseline
-	rs := &resampler{rng: rng, paired: paired}
+	rs := &resampler{rng: rng, paired: paired, aligned: aligned}
 	ratios := make([]float64, 0, o.Resamples)
 	for i := 0; i < o.Resamples; i++ {
 		rs.replicate(base, cur, ab, ac)
@@ -359,16 +365,35 @@ func normalQuantile(p float64) float64 {
 	}
 }
 
-// paired reports whether the sides are duet partners: as many runs on
-// each side, each current run measured at the same moment as its
-// baseline (same start, to the interval).
-func paired(baseline, current []*results.Run) bool {
+// pairUp orders current so that current[i] is baseline[i]'s partner
+// (the same --pair id), when every run has exactly one partner.
+func pairUp(baseline, current []*results.Run) ([]*results.Run, bool) {
 	if len(baseline) != len(current) {
-		return false
+		return nil, false
 	}
-	for i := range baseline {
-		b, c := baseline[i].Summary, current[i].Summary
-		if b.Duet == "" || b.Duet != c.Duet {
+	byPair := map[string]*results.Run{}
+	for _, c := range current {
+		id := c.Summary.Pair
+		if id == "" || byPair[id] != nil {
+			return nil, false
+		}
+		byPair[id] = c
+	}
+	out := make([]*results.Run, len(baseline))
+	for i, b := range baseline {
+		c := byPair[b.Summary.Pair]
+		if c == nil {
+			return nil, false
+		}
+		out[i] = c
+		delete(byPair, b.Summary.Pair)
+	}
+	return out, true
+}
+
+func allDuets(runs []*results.Run) bool {
+	for _, r := range runs {
+		if !r.Summary.Duet {
 			return false
 		}
 	}

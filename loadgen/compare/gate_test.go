@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"math"
 	mrand "math/rand/v2"
 	"testing"
@@ -155,10 +156,11 @@ func TestGatePairedCancelsSharedNoise(t *testing.T) {
 		}
 	}
 	unpaired := decide(t, []*results.Run{base}, []*results.Run{cur})
-	base.Summary.Duet, cur.Summary.Duet = "d1", "d1"
+	base.Summary.Pair, cur.Summary.Pair = "d1", "d1"
+	base.Summary.Duet, cur.Summary.Duet = true, true
 	pairedD := decide(t, []*results.Run{base}, []*results.Run{cur})
 	pc, uc := check(pairedD, "validate p99"), check(unpaired, "validate p99")
-	if !pairedD.Paired || pc.Verdict != Regression {
+	if !pairedD.Paired || !pairedD.Aligned || pc.Verdict != Regression {
 		t.Fatalf("paired: %+v", pc)
 	}
 	if pc.Hi-pc.Lo >= uc.Hi-uc.Lo {
@@ -217,4 +219,35 @@ func TestAccumulatorMatchesHdrHistogram(t *testing.T) {
 			t.Errorf("q%v: accumulator %v, HdrHistogram %v", q, got, want)
 		}
 	}
+}
+
+// TestGatePairsRounds: interleaved rounds whose level drifts from round
+// to round (a runner that gets busier) pair by --pair id, in any order,
+// and the pairing removes the round-to-round drift: a 20 % slowdown is
+// found paired where unpaired resampling cannot decide it.
+func TestGatePairsRounds(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(23, 24))
+	var base, cur []*results.Run
+	for round := 0; round < 5; round++ {
+		level := 1 + 0.6*float64(round) // round-level drift shared by both
+		b := synthRun(rng, 20, 100, 1500*level, 0.3, 0.02, 1)
+		c := synthRun(rng, 20, 100, 1500*level, 0.3, 0.02, 1.2)
+		id := fmt.Sprintf("round-%d", round)
+		b.Summary.Pair, c.Summary.Pair = id, id
+		base = append(base, b)
+		cur = append([]*results.Run{c}, cur...) // reversed: pairing goes by id
+	}
+	d := decide(t, base, cur)
+	c := check(d, "validate p99")
+	if !d.Paired || d.Aligned || c.Verdict != Regression {
+		t.Fatalf("paired %v aligned %v: %+v", d.Paired, d.Aligned, c)
+	}
+	for _, r := range append(base, cur...) {
+		r.Summary.Pair = ""
+	}
+	u := check(decide(t, base, cur), "validate p99")
+	if u.Hi-u.Lo <= c.Hi-c.Lo {
+		t.Errorf("unpaired interval [%.3f, %.3f] not wider than paired [%.3f, %.3f]", u.Lo, u.Hi, c.Lo, c.Hi)
+	}
+	t.Logf("paired: %s; unpaired: %s", c.Why, u.Why)
 }

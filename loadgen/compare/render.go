@@ -260,8 +260,11 @@ func GateText(w io.Writer, d *Decision) {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
 	mode := "unpaired"
-	if d.Paired {
-		mode = "paired (duet)"
+	switch {
+	case d.Aligned:
+		mode = "paired duet"
+	case d.Paired:
+		mode = "paired rounds"
 	}
 	fmt.Fprintf(w, "gate: %s (%s resampling)\n", strings.ToUpper(d.Verdict), mode)
 }
