@@ -3,17 +3,13 @@ package compare
 import (
 	"bytes"
 	"encoding/xml"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sessionbench/sessionbench/internal/golden"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 )
-
-// update rewrites the golden files: go test ./loadgen/compare -update
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.* from the current renderers")
 
 func fixtures(t *testing.T, names ...string) []*results.Run {
 	t.Helper()
@@ -28,24 +24,6 @@ func fixtures(t *testing.T, names ...string) []*results.Run {
 	return runs
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from its golden file; if intended, go test ./loadgen/compare -update and review the diff", name)
-	}
-}
-
 func TestCompareGolden(t *testing.T) {
 	runs := fixtures(t, "smoke-basic", "smoke-aof")
 	var txt, md, html bytes.Buffer
@@ -54,9 +32,9 @@ func TestCompareGolden(t *testing.T) {
 	if err := HTML(&html, runs); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "basic-vs-aof.golden.txt", txt.Bytes())
-	golden(t, "basic-vs-aof.golden.md", md.Bytes())
-	golden(t, "basic-vs-aof.golden.html", html.Bytes())
+	golden.Check(t, "basic-vs-aof.golden.txt", txt.Bytes())
+	golden.Check(t, "basic-vs-aof.golden.md", md.Bytes())
+	golden.Check(t, "basic-vs-aof.golden.html", html.Bytes())
 	// Labels head the columns; ratios are against the first run.
 	if !strings.Contains(txt.String(), "local-basic") || !strings.Contains(txt.String(), "local-aof") || !strings.Contains(txt.String(), "×)") {
 		t.Errorf("table:\n%s", txt.String())
@@ -80,9 +58,9 @@ func TestGateRenderersGolden(t *testing.T) {
 	if err := JUnit(&junit, d); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "gate.golden.txt", txt.Bytes())
-	golden(t, "gate.golden.md", md.Bytes())
-	golden(t, "gate.golden.xml", junit.Bytes())
+	golden.Check(t, "gate.golden.txt", txt.Bytes())
+	golden.Check(t, "gate.golden.md", md.Bytes())
+	golden.Check(t, "gate.golden.xml", junit.Bytes())
 	// The JUnit XML parses, with one test case per check.
 	var suite struct {
 		Tests int `xml:"tests,attr"`

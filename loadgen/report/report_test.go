@@ -2,18 +2,14 @@ package report
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/sessionbench/sessionbench/internal/golden"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 )
-
-// update rewrites the golden files: go test ./loadgen/report -update
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.* from the current renderers")
 
 // fixture is a results directory recorded by loadgen (top-level testdata).
 func fixture(t *testing.T, name string) *results.Run {
@@ -25,61 +21,16 @@ func fixture(t *testing.T, name string) *results.Run {
 	return r
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from its golden file; if the change is intended, go test ./loadgen/report -update and review the diff\n%s",
-			name, firstDiff(string(want), string(got)))
-	}
-}
-
-// firstDiff shows the first differing line.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return "line " + strconv.Itoa(i+1) + ":\n want: " + trunc(a) + "\n  got: " + trunc(b)
-		}
-	}
-	return ""
-}
-
-func trunc(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
-}
-
 func TestTextGolden(t *testing.T) {
 	var b bytes.Buffer
 	Text(&b, fixture(t, "smoke-basic").Summary)
-	golden(t, "smoke-basic.golden.txt", b.Bytes())
+	golden.Check(t, "smoke-basic.golden.txt", b.Bytes())
 }
 
 func TestMarkdownGolden(t *testing.T) {
 	var b bytes.Buffer
 	Markdown(&b, fixture(t, "smoke-basic"))
-	golden(t, "smoke-basic.golden.md", b.Bytes())
+	golden.Check(t, "smoke-basic.golden.md", b.Bytes())
 }
 
 func TestHTMLGolden(t *testing.T) {
@@ -87,7 +38,7 @@ func TestHTMLGolden(t *testing.T) {
 	if err := HTML(&b, fixture(t, "smoke-basic")); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "smoke-basic.golden.html", b.Bytes())
+	golden.Check(t, "smoke-basic.golden.html", b.Bytes())
 	html := b.String()
 	// Self-contained: no script and nothing fetched. The only URLs are
 	// the SVG namespaces and the measured server's address, as text.
