@@ -51,6 +51,9 @@ func (c *Config) defaults() error {
 	if c.CPUSaturation == 0 {
 		c.CPUSaturation = DefaultCPUSaturation
 	}
+	if c.ObserveEvery <= 0 {
+		c.ObserveEvery = DefaultObserveEvery
+	}
 	if c.Seed == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -78,6 +81,8 @@ type run struct {
 
 	inflight atomic.Int64
 	wg       sync.WaitGroup
+	counts   counters
+	obs      *observers
 	// jobs hands operations to idle workers (unbuffered: a send succeeds
 	// only when a worker is waiting). Closed when the run ends.
 	jobs chan job
@@ -88,6 +93,10 @@ type run struct {
 	// Written by dispatch only, read by Run after dispatch returns.
 	skipped map[string]uint64
 	maxLag  time.Duration
+	// sentMeasured counts dispatched operations intended in the measured
+	// phase; cutAt is the schedule offset reached when ctx cut the run.
+	sentMeasured uint64
+	cutAt        time.Duration
 }
 
 func (r *run) markInvalid(reason string) {
@@ -111,17 +120,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	sc := cfg.Scenario
-	sched, err := pacer.FromScenario(sc)
-	if err != nil {
-		return nil, fmt.Errorf("engine: schedule: %w", err)
+	sched := cfg.Schedule
+	if sched == nil {
+		var err error
+		if sched, err = pacer.FromScenario(sc); err != nil {
+			return nil, fmt.Errorf("engine: schedule: %w", err)
+		}
 	}
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelOps()
 	r := &run{
-		cfg: cfg, sc: sc, rec: recorder.New(), pool: pool.New(), opCtx: opCtx,
+		cfg: cfg, sc: sc, rec: newRecorder(cfg.Slowest), pool: pool.New(), opCtx: opCtx,
 		warm: sc.Warmup, skipped: map[string]uint64{},
 		data: sessionData(sc.Session.DataBytes),
 		jobs: make(chan job),
+		obs:  &observers{list: cfg.Observers},
 	}
 	rep := &Report{Scenario: sc, Seed: cfg.Seed}
 	rep.RSSStart, _ = readRSS()
@@ -130,6 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Progress != nil {
 			cfg.Progress(Progress{Phase: PhaseTokens, Total: sched.End()})
 		}
+		r.obs.notify(r.observation(PhaseTokens, true))
 		if err := w.Warm(ctx); err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
@@ -137,13 +151,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Phase: PhasePrefill, Total: sched.End()})
 	}
+	r.obs.notify(r.observation(PhasePrefill, true))
 	n, err := r.prefill(ctx)
 	rep.Prefilled = n
 	if err != nil {
+		r.obs.notify(r.observation(PhaseDone, true))
 		return nil, err
 	}
 
 	r.t0 = time.Now()
+	if cfg.StartAt != nil {
+		// A duet: the partner engine agrees on the same start, so every
+		// operation is intended at the same moment on both.
+		r.t0 = cfg.StartAt()
+		if d := time.Until(r.t0); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+	}
 	rep.StartedAt = r.t0.Add(sc.Warmup)
 	tickDone := make(chan struct{})
 	tickStop := make(chan struct{})
@@ -155,12 +182,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	cancelled := r.dispatch(ctx, sched)
 	close(r.jobs) // idle workers exit; busy ones after their operation
-	end := time.Since(r.t0)
+	end := sched.End()
+	if cancelled {
+		end = min(r.cutAt, end)
+	}
 
 	// Drain in-flight operations with a deadline.
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Phase: PhaseDrain, Elapsed: end, Total: sched.End()})
 	}
+	r.obs.notify(r.observation(PhaseDrain, true))
 	drained := make(chan struct{})
 	go func() { r.wg.Wait(); close(drained) }()
 	select {
@@ -176,19 +207,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	close(tickStop)
 	<-tickDone
+	r.obs.notify(r.observation(PhaseDone, true))
 
-	measured := end - sc.Warmup
-	if measured < 0 {
-		measured = 0
-	}
+	// Rates and durations come from the schedule, never from the wall
+	// clock: a descheduled dispatcher must not shrink the target rate of
+	// a run that still calls itself valid.
+	measured := max(end-sc.Warmup, 0)
 	rep.Duration = measured
 	rep.Partial = cancelled
 	rep.Stats = r.rec.Snapshot()
 	count, _ := rep.Stats.Totals()
 	if measured > 0 {
+		rep.ScheduledOps = pacer.Count(sched, end) - pacer.Count(sched, sc.Warmup)
 		rep.AchievedRate = float64(count) / measured.Seconds()
-		// Ops intended in the measured part of the timeline actually run.
-		rep.TargetRate = (sched.Ops(end) - sched.Ops(sc.Warmup)) / measured.Seconds()
+		rep.TargetRate = float64(rep.ScheduledOps) / measured.Seconds()
+	}
+	if !cancelled && r.sentMeasured < rep.ScheduledOps {
+		rep.Dropped = rep.ScheduledOps - r.sentMeasured
+		r.markInvalid(fmt.Sprintf("dropped: %d of %d scheduled operations were never sent: the schedule ended (plus %v of grace) first; the generator or the target could not keep up",
+			rep.Dropped, rep.ScheduledOps, cfg.MaxLag))
 	}
 	r.mu.Lock()
 	rep.MaxLag = r.maxLag
@@ -202,6 +239,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.SessionsLiveEnd = r.pool.Len()
 	rep.RSSEnd, rep.RSSMax = readRSS()
 	return rep, nil
+}
+
+// newRecorder keeps the configured number of slowest operations.
+func newRecorder(slowest int) *recorder.Recorder {
+	rec := recorder.New()
+	switch {
+	case slowest < 0:
+		rec.KeepSlowest(0)
+	case slowest > 0:
+		rec.KeepSlowest(slowest)
+	}
+	return rec
 }
 
 // sessionData is the custom data sent with each create: a JSON object
@@ -275,9 +324,14 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		pk = pool.NewUniform(r.cfg.Seed + 1)
 	}
 	mixTotal := sc.Mix.Create + sc.Mix.Validate + sc.Mix.Destroy
+	traceRng := mrand.New(mrand.NewPCG(r.cfg.Seed^0x74726163, r.cfg.Seed))
 	sl := newSleeper()
 	defer sl.close()
 	maxLag := r.cfg.MaxLag
+	// Past stopAt nothing more is sent: every operation still unsent
+	// would be later than the validity bound, and an overloaded run must
+	// end with its schedule (Run counts the rest as dropped).
+	stopAt := r.t0.Add(sched.End() + maxLag)
 	var lagMarked, inflightMarked bool
 	for i := uint64(0); ; i++ {
 		off, ok := sched.At(i)
@@ -286,10 +340,17 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		}
 		intended := r.t0.Add(off)
 		if !sl.until(ctx, intended) {
+			r.cutAt = min(off, time.Since(r.t0))
 			return true
 		}
-		lag := time.Since(intended)
-		r.rec.RecordLag(lag)
+		now := time.Now()
+		if now.After(stopAt) {
+			return false
+		}
+		lag := now.Sub(intended)
+		if off >= r.warm {
+			r.rec.RecordLag(lag) // the summary and the log cover the measured phase
+		}
 		// maxLag and skipped are written only here and read by Run after
 		// dispatch returns: no lock needed.
 		if lag > r.maxLag {
@@ -308,10 +369,17 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 			}
 			for r.inflight.Load() >= int64(r.cfg.MaxInFlight) {
 				if ctx.Err() != nil {
+					r.cutAt = min(off, time.Since(r.t0))
 					return true
+				}
+				if time.Now().After(stopAt) {
+					return false
 				}
 				time.Sleep(100 * time.Microsecond)
 			}
+		}
+		if off >= r.warm {
+			r.sentMeasured++
 		}
 
 		// Choose the operation.
@@ -355,11 +423,25 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		r.inflight.Add(1)
 		r.wg.Add(1)
 		j := job{op: op, e: e, user: user, off: off}
+		if r.cfg.Trace {
+			// Its own generator: the seed's operation picks do not
+			// depend on whether traces are on.
+			putID(j.trace.ID[:], traceRng)
+			putID(j.trace.SpanID[:], traceRng)
+			j.trace.Sampled = off >= r.warm
+		}
 		select {
 		case r.jobs <- j: // an idle worker takes it
 		default:
 			go r.worker(j) // none idle: a new one, so workers never cap the rate
 		}
+	}
+}
+
+// putID fills b with random bytes (a trace or span ID, never all zero).
+func putID(b []byte, rng *mrand.Rand) {
+	for i := 0; i < len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rng.Uint64()|1)
 	}
 }
 
@@ -394,10 +476,11 @@ func corrupt(tok string) string {
 // do performs one operation intended at off and records it.
 // job is one dispatched operation.
 type job struct {
-	op   recorder.Op
-	e    pool.Entry
-	user int
-	off  time.Duration
+	op    recorder.Op
+	e     pool.Entry
+	user  int
+	off   time.Duration
+	trace driver.Trace
 }
 
 // worker performs j, then keeps taking jobs until r.jobs closes. Reusing
@@ -406,7 +489,7 @@ type job struct {
 // 6000/s when every operation had its own goroutine).
 func (r *run) worker(j job) {
 	for {
-		r.do(j.op, j.e, j.user, j.off)
+		r.do(j)
 		var ok bool
 		if j, ok = <-r.jobs; !ok {
 			return
@@ -414,12 +497,17 @@ func (r *run) worker(j job) {
 	}
 }
 
-func (r *run) do(op recorder.Op, e pool.Entry, user int, off time.Duration) {
+func (r *run) do(j job) {
+	op, e, user, off := j.op, j.e, j.user, j.off
 	defer r.wg.Done()
 	defer r.inflight.Add(-1)
 	ctx, cancel := context.WithTimeout(r.opCtx, r.cfg.OpTimeout)
 	defer cancel()
 	s := recorder.Sample{Intended: off}
+	if !j.trace.ID.IsZero() {
+		ctx = driver.WithTrace(ctx, j.trace)
+		s.Trace = j.trace.ID
+	}
 	var res driver.Result
 	switch op {
 	case recorder.Create, recorder.BadToken:
@@ -465,6 +553,7 @@ func (r *run) do(op recorder.Op, e pool.Entry, user int, off time.Duration) {
 			s.Err = driver.Other
 		}
 	}
+	r.counts.add(op, s.Err != "")
 	if off >= r.warm {
 		r.rec.Record(op, s)
 	}
@@ -498,8 +587,26 @@ func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
 			logErr = lw.Write(hs)
 		}
 	}
+	// Observers: the timeline's first phase now, the measured phase when
+	// it starts, and every ObserveEvery.
+	phase := PhaseMeasure
+	var measureAt <-chan time.Time
+	if r.warm > 0 {
+		phase = PhaseWarmup
+		mt := time.NewTimer(time.Until(measureStart))
+		defer mt.Stop()
+		measureAt = mt.C
+	}
+	r.obs.notify(r.observation(phase, true))
+	ot := time.NewTicker(r.cfg.ObserveEvery)
+	defer ot.Stop()
 	for {
 		select {
+		case <-measureAt:
+			phase = PhaseMeasure
+			r.obs.notify(r.observation(phase, true))
+		case <-ot.C:
+			r.obs.notify(r.observation(phase, false))
 		case <-stop:
 			closeInterval(time.Now(), true)
 			return logErr

@@ -10,6 +10,7 @@ package recorder
 
 import (
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,8 @@ type Sample struct {
 	Err driver.Class
 	// Expected is the expected-rejection reason; empty otherwise.
 	Expected string
+	// Trace is the trace the operation was sent with (zero: none).
+	Trace driver.TraceID
 }
 
 // NewHistogram returns an empty histogram with the recorder's bounds.
@@ -89,36 +92,62 @@ func NewHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(LowestUs, HighestUs, SigFigs)
 }
 
+// Interval-log tags besides the operation names: the uncorrected latency
+// of an operation kind is tagged UncorrectedTag(op), the schedule lag
+// LagTag.
+const (
+	uncorrectedTagPrefix = "uncorrected."
+	LagTag               = "lag"
+)
+
+// UncorrectedTag is the hlog tag of op's uncorrected latency, e.g.
+// "uncorrected.validate".
+func UncorrectedTag(op Op) string { return uncorrectedTagPrefix + op.String() }
+
+// ParseTag reads an hlog tag: an operation's corrected latency (op,
+// false), its uncorrected latency (op, true), or neither (the lag tag,
+// or a tag of another tool): ok false.
+func ParseTag(tag string) (op Op, uncorrected, ok bool) {
+	name, unc := strings.CutPrefix(tag, uncorrectedTagPrefix)
+	op, ok = ParseOp(name)
+	return op, unc, ok
+}
+
 // opRec is one kind's state, behind its own mutex so kinds never contend.
 type opRec struct {
 	mu          sync.Mutex
 	interval    *hdrhistogram.Histogram // corrected, since the last Tick
+	uncInterval *hdrhistogram.Histogram // uncorrected, since the last Tick
 	corrected   *hdrhistogram.Histogram // corrected, up to the last Tick
-	uncorrected *hdrhistogram.Histogram
+	uncorrected *hdrhistogram.Histogram // uncorrected, up to the last Tick
 	count       uint64
 	errors      uint64
 	expected    uint64
 	clamped     uint64
 	errByClass  map[driver.Class]uint64
 	expByReason map[string]uint64
+	slowest     slowHeap
 	_           [64]byte // keep neighbouring kinds off this cache line
 }
 
 // Recorder accumulates samples. It is safe for concurrent use.
 type Recorder struct {
-	ops [NumOps]opRec
+	ops     [NumOps]opRec
+	slowest int // how many of the slowest samples each kind keeps
 
-	lagMu      sync.Mutex
-	lag        *hdrhistogram.Histogram
-	lagClamped uint64
+	lagMu       sync.Mutex
+	lag         *hdrhistogram.Histogram // up to the last Tick
+	lagInterval *hdrhistogram.Histogram // since the last Tick
+	lagClamped  uint64
 }
 
 // New returns an empty Recorder.
 func New() *Recorder {
-	r := &Recorder{lag: NewHistogram()}
+	r := &Recorder{lag: NewHistogram(), lagInterval: NewHistogram(), slowest: DefaultSlowest}
 	for i := range r.ops {
 		o := &r.ops[i]
 		o.interval = NewHistogram()
+		o.uncInterval = NewHistogram()
 		o.corrected = NewHistogram()
 		o.uncorrected = NewHistogram()
 		o.errByClass = map[driver.Class]uint64{}
@@ -126,6 +155,10 @@ func New() *Recorder {
 	}
 	return r
 }
+
+// KeepSlowest sets how many of the slowest operations of each kind are
+// kept (default DefaultSlowest; 0 keeps none). Call it before recording.
+func (r *Recorder) KeepSlowest(n int) { r.slowest = max(n, 0) }
 
 // toUs converts d to microseconds within the histogram bounds and reports
 // whether it had to be clamped.
@@ -147,11 +180,12 @@ func (r *Recorder) Record(op Op, s Sample) {
 	o := &r.ops[op]
 	o.mu.Lock()
 	_ = o.interval.RecordValue(c)
-	_ = o.uncorrected.RecordValue(u)
+	_ = o.uncInterval.RecordValue(u)
 	o.count++
 	if cc || uc {
 		o.clamped++
 	}
+	o.slowest.offer(Slow{Latency: s.Done - s.Intended, Intended: s.Intended, Trace: s.Trace}, r.slowest)
 	switch {
 	case s.Err != "":
 		o.errors++
@@ -163,11 +197,12 @@ func (r *Recorder) Record(op Op, s Sample) {
 	o.mu.Unlock()
 }
 
-// RecordLag adds one schedule-lag observation (actual dispatch − intended).
+// RecordLag adds one schedule-lag observation (actual dispatch − intended)
+// of a measured operation.
 func (r *Recorder) RecordLag(d time.Duration) {
 	v, clamped := toUs(d)
 	r.lagMu.Lock()
-	_ = r.lag.RecordValue(v)
+	_ = r.lagInterval.RecordValue(v)
 	if clamped {
 		r.lagClamped++
 	}
@@ -176,24 +211,39 @@ func (r *Recorder) RecordLag(d time.Duration) {
 
 // Tick closes the current interval: it returns, for every kind that had
 // samples, a copy of its corrected interval histogram tagged with the
-// kind's name and stamped with [startMs, endMs] (ms since the epoch), and
-// folds the interval into the running totals.
+// kind's name and of its uncorrected one tagged UncorrectedTag, then the
+// schedule lag tagged LagTag, each stamped with [startMs, endMs] (ms
+// since the epoch), and folds the interval into the running totals: the
+// log holds every histogram the summary is made of.
 func (r *Recorder) Tick(startMs, endMs int64) []*hdrhistogram.Histogram {
 	var out []*hdrhistogram.Histogram
+	emit := func(src *hdrhistogram.Histogram, tag string) {
+		h := src.Clone()
+		h.SetTag(tag)
+		h.SetStartTimeMs(startMs)
+		h.SetEndTimeMs(endMs)
+		out = append(out, h)
+	}
 	for i := range r.ops {
 		o := &r.ops[i]
 		o.mu.Lock()
 		if o.interval.TotalCount() > 0 {
-			h := o.interval.Clone()
-			h.SetTag(Op(i).String())
-			h.SetStartTimeMs(startMs)
-			h.SetEndTimeMs(endMs)
-			out = append(out, h)
+			emit(o.interval, Op(i).String())
+			emit(o.uncInterval, UncorrectedTag(Op(i)))
 			o.corrected.Merge(o.interval)
+			o.uncorrected.Merge(o.uncInterval)
 			o.interval.Reset()
+			o.uncInterval.Reset()
 		}
 		o.mu.Unlock()
 	}
+	r.lagMu.Lock()
+	if r.lagInterval.TotalCount() > 0 {
+		emit(r.lagInterval, LagTag)
+		r.lag.Merge(r.lagInterval)
+		r.lagInterval.Reset()
+	}
+	r.lagMu.Unlock()
 	return out
 }
 
@@ -209,6 +259,9 @@ type OpStats struct {
 	ExpectedByReason map[string]uint64
 	// Corrected and Uncorrected are in microseconds.
 	Corrected, Uncorrected *hdrhistogram.Histogram
+	// Slowest are the slowest operations by corrected latency, slowest
+	// first (at most the Recorder's KeepSlowest).
+	Slowest []Slow
 }
 
 // Snapshot is a consistent-per-kind copy of everything recorded so far.
@@ -226,10 +279,13 @@ func (r *Recorder) Snapshot() Snapshot {
 		o.mu.Lock()
 		c := o.corrected.Clone()
 		c.Merge(o.interval)
+		u := o.uncorrected.Clone()
+		u.Merge(o.uncInterval)
 		st := OpStats{
 			Op: Op(i), Count: o.count, Errors: o.errors, ExpectedRejections: o.expected,
-			Clamped: o.clamped, Corrected: c, Uncorrected: o.uncorrected.Clone(),
+			Clamped: o.clamped, Corrected: c, Uncorrected: u,
 			ErrorsByClass: map[driver.Class]uint64{}, ExpectedByReason: map[string]uint64{},
+			Slowest: o.slowest.sorted(),
 		}
 		for k, v := range o.errByClass {
 			st.ErrorsByClass[k] = v
@@ -242,6 +298,7 @@ func (r *Recorder) Snapshot() Snapshot {
 	}
 	r.lagMu.Lock()
 	s.Lag = r.lag.Clone()
+	s.Lag.Merge(r.lagInterval)
 	s.LagClamped = r.lagClamped
 	r.lagMu.Unlock()
 	return s

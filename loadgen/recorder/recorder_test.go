@@ -2,10 +2,14 @@ package recorder
 
 import (
 	"bytes"
+	mrand "math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/sessionbench/sessionbench/loadgen/driver"
 )
@@ -66,7 +70,7 @@ func TestConcurrentRecord(t *testing.T) {
 func TestHlogRoundTrip(t *testing.T) {
 	r := New()
 	var buf bytes.Buffer
-	start := time.Unix(1_700_000_000, 0)
+	start := time.Unix(1_700_000_000, 250_000_000) // a start with milliseconds
 	lw, err := NewLogWriter(&buf, start)
 	if err != nil {
 		t.Fatal(err)
@@ -76,15 +80,20 @@ func TestHlogRoundTrip(t *testing.T) {
 		for i := 0; i <= sec*10; i++ {
 			op := Op(i % 3)
 			r.Record(op, Sample{Done: time.Duration(i+1) * time.Millisecond})
+			r.RecordLag(time.Duration(i) * time.Microsecond)
 			want[op.String()]++
+			want[UncorrectedTag(op)]++
+			want[LagTag]++
 		}
 		hs := r.Tick(start.Add(time.Duration(sec)*time.Second).UnixMilli(), start.Add(time.Duration(sec+1)*time.Second).UnixMilli())
 		if err := lw.Write(hs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !strings.Contains(buf.String(), "Tag=validate,") || !strings.Contains(buf.String(), "#[StartTime: 1700000000") {
-		t.Fatalf("log lacks tags or start time:\n%s", buf.String())
+	for _, w := range []string{"Tag=validate,", "Tag=uncorrected.validate,", "Tag=lag,", "#[StartTime: 1700000000.250 ", "#[BaseTime: 1700000000.250 "} {
+		if !strings.Contains(buf.String(), w) {
+			t.Fatalf("log lacks %q:\n%s", w, buf.String())
+		}
 	}
 	hs, err := ReadLog(&buf)
 	if err != nil {
@@ -102,9 +111,33 @@ func TestHlogRoundTrip(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("tags read %v, wrote %v", got, want)
 	}
-	// Totals still hold everything after the ticks.
-	if n, _ := r.Snapshot().Totals(); int64(n) != want["create"]+want["validate"]+want["destroy"] {
+	// Totals still hold everything after the ticks, and equal the merge
+	// of each tag's intervals.
+	snap := r.Snapshot()
+	if n, _ := snap.Totals(); int64(n) != want["create"]+want["validate"]+want["destroy"] {
 		t.Errorf("snapshot total %d", n)
+	}
+	merged := map[string]*hdrhistogram.Histogram{}
+	for _, h := range hs {
+		if merged[h.Tag()] == nil {
+			merged[h.Tag()] = NewHistogram()
+		}
+		merged[h.Tag()].Merge(h)
+	}
+	for _, op := range []Op{Create, Validate, Destroy} {
+		st := snap.Ops[op]
+		for tag, total := range map[string]*hdrhistogram.Histogram{op.String(): st.Corrected, UncorrectedTag(op): st.Uncorrected} {
+			if m := merged[tag]; m == nil || !m.Equals(total) {
+				t.Errorf("merged intervals of %s differ from the snapshot", tag)
+			}
+		}
+	}
+	if !merged[LagTag].Equals(snap.Lag) {
+		t.Error("merged lag intervals differ from the snapshot's lag")
+	}
+	// Interval start times read back relative to the millisecond base.
+	if s := hs[0].StartTimeMs(); s != start.UnixMilli() {
+		t.Errorf("first interval starts at %d ms, want %d", s, start.UnixMilli())
 	}
 }
 
@@ -112,6 +145,44 @@ func TestOpNames(t *testing.T) {
 	for _, op := range Ops() {
 		if back, ok := ParseOp(op.String()); !ok || back != op {
 			t.Errorf("ParseOp(%q) = %v %v", op, back, ok)
+		}
+	}
+}
+
+// TestSlowestKeepsTheLargest: the kept slowest are exactly the N largest
+// corrected latencies, slowest first, each with its own trace.
+func TestSlowestKeepsTheLargest(t *testing.T) {
+	r := New()
+	r.KeepSlowest(5)
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	var all []time.Duration
+	for i := 0; i < 2000; i++ {
+		lat := time.Duration(rng.IntN(1_000_000)) * time.Microsecond
+		var tr driver.TraceID
+		tr[0] = byte(i)
+		tr[1] = byte(i >> 8)
+		r.Record(Validate, Sample{Intended: time.Duration(i) * time.Millisecond, Sent: time.Duration(i) * time.Millisecond,
+			Done: time.Duration(i)*time.Millisecond + lat, Trace: tr})
+		all = append(all, lat)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] > all[j] })
+	got := r.Snapshot().Ops[Validate].Slowest
+	if len(got) != 5 {
+		t.Fatalf("%d kept, want 5", len(got))
+	}
+	for i, s := range got {
+		if s.Latency != all[i] || s.Trace.IsZero() {
+			t.Errorf("slowest[%d] = %v (trace %v), want %v", i, s.Latency, s.Trace, all[i])
+		}
+		if i := int(s.Trace[0]) | int(s.Trace[1])<<8; s.Intended != time.Duration(i)*time.Millisecond {
+			t.Errorf("trace %d came back with intended time %v", i, s.Intended)
+		}
+	}
+	if none := New(); true {
+		none.KeepSlowest(0)
+		none.Record(Create, Sample{Done: time.Second})
+		if n := len(none.Snapshot().Ops[Create].Slowest); n != 0 {
+			t.Errorf("KeepSlowest(0) kept %d", n)
 		}
 	}
 }

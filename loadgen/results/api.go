@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -44,6 +42,7 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 		Load: Load{
 			TargetRate: rep.TargetRate, AchievedRate: rep.AchievedRate,
 			MaxLagMs: float64(rep.MaxLag) / float64(time.Millisecond), LagMs: latency(rep.Stats.Lag), Valid: rep.Valid,
+			ScheduledOps: rep.ScheduledOps, Dropped: rep.Dropped,
 			InvalidReasons: append([]string{}, rep.InvalidReasons...),
 		},
 		Ops:    map[string]OpSummary{},
@@ -67,6 +66,15 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 		if rep.Duration > 0 {
 			o.Rate = float64(st.Count) / rep.Duration.Seconds()
 		}
+		for _, sl := range st.Slowest {
+			since := sl.Intended - rep.Scenario.Warmup // offsets run from the timeline's start
+			so := SlowOp{LatencyMs: float64(sl.Latency) / float64(time.Millisecond), IntendedMs: float64(since) / float64(time.Millisecond),
+				At: rep.StartedAt.Add(since).UTC()}
+			if !sl.Trace.IsZero() {
+				so.TraceID = sl.Trace.String()
+			}
+			o.Slowest = append(o.Slowest, so)
+		}
 		if len(st.ExpectedByReason) > 0 {
 			o.ExpectedByReason = map[string]uint64{}
 			for k, v := range st.ExpectedByReason {
@@ -88,8 +96,57 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 			}
 		}
 	}
-	s.SLO = Evaluate(rep.Scenario.SLO, s)
+	if count, _ := rep.Stats.Totals(); count == 0 {
+		s.SLO = SLOResult{Terms: map[string]SLOTerm{}, NotEvaluated: "nothing was measured"}
+	} else {
+		s.SLO = Evaluate(rep.Scenario.SLO, s)
+	}
+	s.Verdict, s.VerdictReasons = s.decide()
 	return s
+}
+
+// decide gives the run's verdict and its reasons (see the Verdict
+// constants for the precedence).
+func (s *Summary) decide() (string, []string) {
+	var n, failed uint64
+	for _, m := range []map[string]OpSummary{s.Ops, s.InvalidOps} {
+		for _, o := range m {
+			n += o.Count
+			failed += o.Errors
+		}
+	}
+	switch {
+	case s.Partial:
+		why := "interrupted before the schedule ended"
+		if n == 0 {
+			why += ", before anything was measured"
+		}
+		return VerdictPartial, []string{why}
+	case n == 0:
+		return VerdictFailed, []string{"no operation was recorded in the measured phase"}
+	case failed == n:
+		return VerdictFailed, []string{fmt.Sprintf("every operation failed (%s): the target is not serving", classList(s.Errors.ByClass))}
+	case !s.Load.Valid:
+		return VerdictInvalid, append([]string{}, s.Load.InvalidReasons...)
+	case !s.SLO.Passed:
+		var why []string
+		for _, k := range sortedKeys(s.SLO.Terms) {
+			if !s.SLO.Terms[k].Passed {
+				why = append(why, "SLO "+k+" breached")
+			}
+		}
+		return VerdictSLOBreach, why
+	}
+	return VerdictPass, nil
+}
+
+// classList formats error counts as "server_5xx=60 timeout=2".
+func classList(m map[string]uint64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }
 
 // ErrorRate is errors over all recorded operations excluding expected
@@ -162,69 +219,6 @@ func (s *Summary) Write(dir string) error {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	return nil
-}
-
-// WriteTable writes the human summary: per operation count, rate, p50 /
-// p90 / p99 / p99.9 / max (ms), errors, expected rejections, then the
-// validity and SLO lines.
-func (s *Summary) WriteTable(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tcount\trate/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\terrors\texpected 401\t")
-	row := func(name string, o OpSummary) {
-		l := o.LatencyMs
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t\n",
-			name, o.Count, o.Rate, l.P50, l.P90, l.P99, l.P999, l.Max, o.Errors, o.ExpectedRejections)
-	}
-	for _, op := range []string{"create", "validate", "destroy"} {
-		row(op, s.Ops[op])
-	}
-	for _, op := range sortedKeys(s.InvalidOps) {
-		row(op, s.InvalidOps[op])
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "latency corrected for coordinated omission (from intended send time); duration %.1fs, target %.1f/s, achieved %.1f/s, schedule lag p50 %.3fms p99 %.3fms max %.1fms\n",
-		s.DurationS, s.Load.TargetRate, s.Load.AchievedRate, s.Load.LagMs.P50, s.Load.LagMs.P99, s.Load.MaxLagMs)
-	if len(s.Errors.ByClass) > 0 {
-		var parts []string
-		for _, k := range sortedKeys(s.Errors.ByClass) {
-			parts = append(parts, fmt.Sprintf("%s=%d", k, s.Errors.ByClass[k]))
-		}
-		fmt.Fprintf(w, "errors: %s\n", strings.Join(parts, " "))
-	}
-	if s.Skipped[engine.SkippedEmptyPool] > 0 {
-		fmt.Fprintf(w, "skipped_empty_pool: %d validates/destroys found no live session and ran as creates\n", s.Skipped[engine.SkippedEmptyPool])
-	}
-	switch {
-	case s.Partial:
-		fmt.Fprintln(w, "run: PARTIAL (interrupted)")
-	}
-	if s.Load.Valid {
-		fmt.Fprintln(w, "validity: valid (schedule kept)")
-	} else {
-		fmt.Fprintf(w, "validity: INVALID: %s\n", strings.Join(s.Load.InvalidReasons, "; "))
-	}
-	if len(s.SLO.Terms) == 0 {
-		fmt.Fprintln(w, "slo: none")
-		return
-	}
-	var parts []string
-	for _, k := range sortedKeys(s.SLO.Terms) {
-		t := s.SLO.Terms[k]
-		mark := "ok"
-		if !t.Passed {
-			mark = "BREACH"
-		}
-		if t.ThresholdMs != nil {
-			parts = append(parts, fmt.Sprintf("%s %.3fms ≤ %gms %s", k, *t.ObservedMs, *t.ThresholdMs, mark))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s %.4f%% ≤ %g%% %s", k, *t.Observed*100, *t.Threshold*100, mark))
-		}
-	}
-	verdict := "passed"
-	if !s.SLO.Passed {
-		verdict = "FAILED"
-	}
-	fmt.Fprintf(w, "slo: %s: %s\n", verdict, strings.Join(parts, "; "))
 }
 
 func sortedKeys[V any](m map[string]V) []string {
