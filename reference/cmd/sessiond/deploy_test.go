@@ -35,7 +35,7 @@ func promtool(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("promtool")
 	if err != nil {
-		testsvc.Unavailable(t, "promtool", err.Error(), "apt-get install -y prometheus")
+		testsvc.Unavailable(t, "promtool", err, "apt-get install -y prometheus")
 	}
 	return bin
 }
