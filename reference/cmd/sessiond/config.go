@@ -285,7 +285,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s\n\nEvery flag may also be set by its environment variable: --redis-url <-> %sREDIS_URL\n(upper case, dashes to underscores); the command line wins. %s holds sealing keys directly.\n\nflags:\n", synopsis, envPrefix, sealingKeysEnv)
+		fmt.Fprintf(stderr, "%s\nflags of %s:\n\nEvery flag may also be set by its environment variable: --redis-url <-> %sREDIS_URL\n(upper case, dashes to underscores); the command line wins. %s holds sealing keys directly.\n\n", usageText, synopsis, envPrefix, sealingKeysEnv)
 		fs.PrintDefaults()
 	}
 	return fs
