@@ -130,6 +130,9 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	for {
 		rep, err := st.GC(ctx)
+		if reason := redisConfigError(err); reason != "" {
+			return usageExit(stderr, fmt.Errorf("redis %s: %s", redactURL(c.URL), reason))
+		}
 		if err != nil {
 			log.Error("gc failed", "err", err)
 			if c.Interval == 0 {

@@ -89,10 +89,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	pctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
-	if err := st.Ping(pctx); err != nil {
+	err = st.Ping(pctx)
+	cancel()
+	if err != nil {
+		if reason := redisConfigError(err); reason != "" {
+			return usageExit(stderr, fmt.Errorf("redis %s: %s", redactURL(c.URL), reason))
+		}
 		log.Warn("redis not reachable yet; /readyz answers 503 until it is", "redis", redactURL(c.URL), "err", err)
 	}
-	cancel()
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
