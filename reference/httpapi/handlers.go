@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -50,7 +49,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, auth.ErrInvalidToken):
 			s.writeError(w, http.StatusUnauthorized, "invalid_token", "the ID token is invalid or expired; sign in again")
 		default:
-			s.log.Error("token verifier undecided", "mode", s.verify.Mode(), "err", err)
+			if ok, dropped := s.verifyLog.allow(s.cfg.Now()); ok {
+				s.log.Error("token verifier undecided (logged at most once a second)", "mode", s.verify.Mode(), "err", err, "suppressed", dropped)
+			}
 			s.writeError(w, http.StatusServiceUnavailable, "auth_unavailable", "cannot verify the ID token right now; retry later")
 		}
 		return
@@ -176,10 +177,10 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 	}
 	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != r.UserAgent() {
 		s.metrics.uaMismatch.Inc()
-		if s.uaLogAllowed() {
+		if ok, dropped := s.uaLog.allow(s.cfg.Now()); ok {
 			s.log.Warn("session used from another user agent (logged at most once a second; see sessiond_user_agent_mismatch_total)",
 				"session", idHash(id), "user", sess.UserID, "mode", s.cfg.BindUserAgent,
-				"created_ua", sess.UserAgent, "request_ua", r.UserAgent())
+				"created_ua", sess.UserAgent, "request_ua", r.UserAgent(), "suppressed", dropped)
 		}
 		if s.cfg.BindUserAgent == BindEnforce {
 			dctx, dcancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
@@ -278,7 +279,10 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 
 // storeFailed answers 503: the store could not decide, so fail closed.
 func (s *Server) storeFailed(w http.ResponseWriter, op string, err error) {
-	s.log.Error("session store failed", "op", op, "err", err)
+	if ok, dropped := s.storeLog.allow(s.cfg.Now()); ok {
+		s.log.Error("session store failed (logged at most once a second; sessiond_http_requests_total counts every 503)",
+			"op", op, "err", err, "suppressed", dropped)
+	}
 	w.Header().Set("Retry-After", "1")
 	s.writeError(w, http.StatusServiceUnavailable, "store_unavailable", "session store unavailable; retry later")
 }
@@ -326,13 +330,4 @@ func (s *Server) clientIP(r *http.Request) string {
 func idHash(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:6])
-}
-
-// uaLogAllowed rate-limits the user-agent mismatch log to one line a
-// second, so that a client with a changed User-Agent under load cannot
-// flood the logs (the metric still counts every mismatch).
-func (s *Server) uaLogAllowed() bool {
-	now := time.Now().UnixNano()
-	next := s.uaLogNext.Load()
-	return now >= next && s.uaLogNext.CompareAndSwap(next, now+int64(time.Second))
 }

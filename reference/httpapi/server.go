@@ -139,7 +139,9 @@ type Server struct {
 	clearCookie  string // full Set-Cookie value that expires the cookie
 	healthBody   []byte
 	shutdown     atomic.Bool
-	uaLogNext    atomic.Int64 // unix ns before which mismatch logs are dropped
+	uaLog        logLimiter // user-agent mismatches
+	storeLog     logLimiter // store failures (an outage fails every request)
+	verifyLog    logLimiter // token verifier undecided
 	recPool      sync.Pool
 	bufs         bufPool
 }
