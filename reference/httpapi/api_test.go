@@ -706,3 +706,31 @@ func TestVerifierFailureLogIsRateLimited(t *testing.T) {
 		t.Fatalf("%d verifier lines for 50 requests in one second, want 1", n)
 	}
 }
+
+// Regression (issue 11): invalid UTF-8 inside a "data" string was stored
+// and echoed raw. RFC 8259 requires UTF-8: the create is refused with 400
+// naming the byte, and nothing is stored.
+func TestInvalidUTF8InDataIs400(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, body := range []string{
+		"{\"data\":{\"name\":\"caf\xe9\"}}",        // Latin-1 é
+		"{\"data\":{\"k\":\"\xed\xa0\x80\"}}",      // UTF-8-encoded surrogate
+		"{\"data\":{\"k\":\"ok\"},\"x\xff\":1}",    // outside data too
+		"{\"data\":{\"\xc3\":\"truncated rune\"}}", // cut sequence in a key
+	} {
+		r := e.do(e.browser(), "POST", "/v1/sessions", body, "Authorization: Bearer "+e.token("alice"), "Content-Type: application/json")
+		r.wantError(t, http.StatusBadRequest, "invalid_utf8")
+		if !strings.Contains(string(r.body), "byte ") {
+			t.Errorf("message does not locate the bad byte: %s", r.body)
+		}
+	}
+	if n := len(e.mr.Keys()); n != 0 {
+		t.Fatalf("refused creates left %d keys: %v", n, e.mr.Keys())
+	}
+	// Valid non-ASCII text is fine and round-trips.
+	c := e.browser()
+	r := e.do(c, "POST", "/v1/sessions", `{"data":{"name":"café ☕"}}`, "Authorization: Bearer "+e.token("alice"), "Content-Type: application/json")
+	if r.StatusCode != http.StatusCreated || !strings.Contains(string(r.body), `"name":"café ☕"`) {
+		t.Fatalf("UTF-8 data: %d %s", r.StatusCode, r.body)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -114,6 +115,12 @@ func (s *Server) readCreateBody(w http.ResponseWriter, r *http.Request) (data js
 	if len(body) == 0 {
 		return nil, 0, "", ""
 	}
+	// encoding/json would replace invalid UTF-8 in "data" with U+FFFD on
+	// the way in but keep it raw in json.RawMessage: refuse it instead
+	// of storing and echoing bytes RFC 8259 does not allow.
+	if !utf8.Valid(body) {
+		return nil, http.StatusBadRequest, "invalid_utf8", fmt.Sprintf("request body is not valid UTF-8 (byte %d); JSON must be UTF-8 (RFC 8259)", invalidUTF8At(body))
+	}
 	var req createRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -131,6 +138,19 @@ func (s *Server) readCreateBody(w http.ResponseWriter, r *http.Request) (data js
 		return nil, http.StatusBadRequest, "invalid_data", `"data" must be a JSON object`
 	}
 	return d, 0, "", ""
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not
+// part of a valid UTF-8 sequence.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // handleCurrent validates the cookie's session: the hot path, one store

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -542,6 +543,12 @@ func normalizeData(d json.RawMessage, max int) (string, error) {
 	}
 	if t[0] != '{' || !json.Valid(t) {
 		return "", fmt.Errorf("%w: got %.20q", ErrInvalidData, t)
+	}
+	// json.Valid accepts invalid UTF-8 inside strings and Compact copies
+	// it through; RFC 8259 requires UTF-8, and clients reading the data
+	// back would choke on it (or silently get U+FFFD).
+	if !utf8.Valid(t) {
+		return "", fmt.Errorf("%w: not valid UTF-8 (RFC 8259 requires it)", ErrInvalidData)
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(t))
