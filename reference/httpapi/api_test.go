@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -732,5 +733,98 @@ func TestInvalidUTF8InDataIs400(t *testing.T) {
 	r := e.do(c, "POST", "/v1/sessions", `{"data":{"name":"café ☕"}}`, "Authorization: Bearer "+e.token("alice"), "Content-Type: application/json")
 	if r.StatusCode != http.StatusCreated || !strings.Contains(string(r.body), `"name":"café ☕"`) {
 		t.Fatalf("UTF-8 data: %d %s", r.StatusCode, r.body)
+	}
+}
+
+// rawExchange sends raw bytes on a fresh TLS connection to the test
+// server and returns everything the server wrote until it closed the
+// connection (or the deadline passed: then closed is false).
+func (e *testEnv) rawExchange(t *testing.T, raw string) (reply string, closed bool) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", e.ts.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return string(out), false
+			}
+			return string(out), true
+		}
+	}
+}
+
+// Regression (issue 11): a request with both Content-Length and
+// Transfer-Encoding was served (Go drops Content-Length) and the
+// connection kept open for the next request: the request smuggling
+// shape. RFC 9112 §6.1: answer and close; like nginx, answer 400.
+func TestContentLengthWithTransferEncodingIs400AndCloses(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok := e.token("alice")
+	smuggled := "GET /v1/sessions/current HTTP/1.1\r\nHost: x\r\n\r\n"
+	for name, head := range map[string]string{
+		"both":         "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+		"chunked only": "Transfer-Encoding: chunked\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw := "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + "\r\n" +
+				"Content-Type: application/json\r\n" + head + "\r\n" + "0\r\n\r\n" + smuggled
+			reply, closed := e.rawExchange(t, raw)
+			if !strings.HasPrefix(reply, "HTTP/1.1 400 ") || !strings.Contains(reply, `"error":"chunked_body_refused"`) {
+				t.Fatalf("reply %q, want 400 chunked_body_refused", reply)
+			}
+			if !closed {
+				t.Fatal("the connection stayed open after the refused request")
+			}
+			if n := strings.Count(reply, "HTTP/1.1 "); n != 1 {
+				t.Fatalf("%d responses on the connection; the request behind the refused one was served:\n%s", n, reply)
+			}
+		})
+	}
+	if n := len(e.mr.Keys()); n != 0 {
+		t.Fatalf("refused creates wrote %d keys", n)
+	}
+	// Normal requests keep the connection: both of these are answered.
+	reply, _ := e.rawExchange(t, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if n := strings.Count(reply, "HTTP/1.1 200 "); n != 2 {
+		t.Fatalf("two pipelined plain requests got %d answers: %q", n, reply)
+	}
+}
+
+// Regression (issue 11): create accepted a body of any Content-Type.
+// With a body it must be application/json (charset, if any, utf-8).
+func TestCreateBodyNeedsJSONContentType(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	body := `{"data":{"theme":"dark"}}`
+	for _, ct := range []string{"Content-Type:", "Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded",
+		"Content-Type: multipart/form-data; boundary=x", "Content-Type: application/json; charset=latin1", "Content-Type: application/jsonx"} {
+		r := e.do(e.browser(), "POST", "/v1/sessions", body, "Authorization: Bearer "+e.token("alice"), ct)
+		r.wantError(t, http.StatusUnsupportedMediaType, "unsupported_media_type")
+		if !strings.Contains(string(r.body), "application/json") {
+			t.Errorf("%s: message does not name the fix: %s", ct, r.body)
+		}
+	}
+	if n := len(e.mr.Keys()); n != 0 {
+		t.Fatalf("refused creates wrote %d keys", n)
+	}
+	for _, ct := range []string{"Content-Type: application/json", "Content-Type: Application/JSON; charset=UTF-8"} {
+		if r := e.do(e.browser(), "POST", "/v1/sessions", body, "Authorization: Bearer "+e.token("alice"), ct); r.StatusCode != http.StatusCreated {
+			t.Errorf("%s: %d %s, want 201", ct, r.StatusCode, r.body)
+		}
+	}
+	// Without a body no Content-Type is needed.
+	if r := e.do(e.browser(), "POST", "/v1/sessions", "", "Authorization: Bearer "+e.token("alice")); r.StatusCode != http.StatusCreated {
+		t.Errorf("no body: %d %s, want 201", r.StatusCode, r.body)
 	}
 }

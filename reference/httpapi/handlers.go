@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -111,6 +112,16 @@ func (s *Server) readCreateBody(w http.ResponseWriter, r *http.Request) (data js
 		}
 		return nil, http.StatusBadRequest, "bad_body", "could not read the request body"
 	}
+	if len(body) == 0 {
+		return nil, 0, "", ""
+	}
+	// A body must say it is JSON: a cross-site <form> can only send
+	// form or text/plain bodies without a preflight, and a wrong type is
+	// a client bug worth naming.
+	if ct := r.Header.Get("Content-Type"); !isJSONMediaType(ct) {
+		return nil, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("send the body as Content-Type: application/json (got %q)", ct)
+	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, 0, "", ""
@@ -138,6 +149,17 @@ func (s *Server) readCreateBody(w http.ResponseWriter, r *http.Request) (data js
 		return nil, http.StatusBadRequest, "invalid_data", `"data" must be a JSON object`
 	}
 	return d, 0, "", ""
+}
+
+// isJSONMediaType reports whether a Content-Type is application/json,
+// with no charset or charset=utf-8 (JSON has no other encoding, RFC 8259).
+func isJSONMediaType(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
 }
 
 // invalidUTF8At returns the offset of the first byte of b that is not

@@ -265,6 +265,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.ResponseWriter = nil
 		s.recPool.Put(rec)
 	}()
+	if len(r.TransferEncoding) > 0 {
+		// Go's server would serve a chunked request and, when it also
+		// carries Content-Length, drop that header without a trace: the
+		// request smuggling shape RFC 9112 §6.1 says to answer and then
+		// close. No browser sends a chunked body to this API (fetch sends
+		// Content-Length; streaming bodies need HTTP/2, which has no
+		// Transfer-Encoding), so every chunked request is refused.
+		rec.Header().Set("Connection", "close")
+		s.writeError(rec, http.StatusBadRequest, "chunked_body_refused",
+			"send the request body with Content-Length, not Transfer-Encoding (a request with both is refused, RFC 9112 §6.1); the connection is closed")
+		return
+	}
 	s.handler.ServeHTTP(rec, r)
 }
 

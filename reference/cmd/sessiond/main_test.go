@@ -318,6 +318,8 @@ func TestGracefulShutdown(t *testing.T) {
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("POST", s.url("/v1/sessions"), pr)
 	req.Header.Set("Authorization", "Bearer "+authtest.Mint(s.key, testProject, "alice"))
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = int64(len(`{"data":{"k":1}}`)) // sessiond refuses chunked bodies
 	type result struct {
 		code int
 		err  error
