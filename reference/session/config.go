@@ -84,6 +84,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxDataBytes == 0 {
 		c.MaxDataBytes = DefaultMaxDataBytes
 	}
+
 	if c.MaxDataBytes < 2 {
 		return c, fmt.Errorf("session: Config.MaxDataBytes %d: must be at least 2 (room for \"{}\"; 0 means 4096)", c.MaxDataBytes)
 	}
