@@ -320,13 +320,34 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 }
 
 // storeFailed answers 503: the store could not decide, so fail closed.
+// For a write it says what the client may assume ("outcome"): a failed
+// create never leaves a session; a logout either did not happen or its
+// outcome is unknown, and in no case happens later (see package session,
+// "Failed writes").
 func (s *Server) storeFailed(w http.ResponseWriter, op string, err error) {
 	if ok, dropped := s.storeLog.allow(s.cfg.Now()); ok {
 		s.log.Error("session store failed (logged at most once a second; sessiond_http_requests_total counts every 503)",
 			"op", op, "err", err, "suppressed", dropped)
 	}
 	w.Header().Set("Retry-After", "1")
-	s.writeError(w, http.StatusServiceUnavailable, "store_unavailable", "session store unavailable; retry later")
+	msg, outcome := "session store unavailable; retry later", ""
+	switch op {
+	case "create":
+		outcome = "not_applied"
+		msg = "session store unavailable; no session was created; retry later"
+		if errors.Is(err, session.ErrOutOfMemory) {
+			msg = "session store is full (Redis maxmemory); no session was created; retry later"
+		}
+	case "destroy", "destroy_all", "destroy_handle":
+		if errors.Is(err, session.ErrNotApplied) {
+			outcome = "not_applied"
+			msg = "session store unavailable; the logout did not take effect; retry it"
+		} else {
+			outcome = "unknown"
+			msg = "session store did not confirm the logout: it may or may not have taken effect, and cannot take effect later; retry it"
+		}
+	}
+	s.writeErrorOutcome(w, http.StatusServiceUnavailable, "store_unavailable", msg, outcome)
 }
 
 func (s *Server) writeSession(w http.ResponseWriter, status int, sess *session.Session) {

@@ -129,6 +129,12 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 
 // writeError sends {"error": code, "message": msg} and counts refusals.
 func (s *Server) writeError(w http.ResponseWriter, status int, code, msg string) {
+	s.writeErrorOutcome(w, status, code, msg, "")
+}
+
+// writeErrorOutcome is writeError with an "outcome" member (for a failed
+// write: "not_applied" or "unknown") when outcome is not empty.
+func (s *Server) writeErrorOutcome(w http.ResponseWriter, status int, code, msg, outcome string) {
 	if status >= 400 && status < 500 && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		s.metrics.refused(code)
 	}
@@ -137,6 +143,10 @@ func (s *Server) writeError(w http.ResponseWriter, status int, code, msg string)
 	b = appendString(b, code)
 	b = append(b, `,"message":`...)
 	b = appendString(b, msg)
+	if outcome != "" {
+		b = append(b, `,"outcome":`...)
+		b = appendString(b, outcome)
+	}
 	b = append(b, "}\n"...)
 	writeJSON(w, status, b)
 	*bp = b

@@ -10,7 +10,7 @@
 //	GET    /v1/sessions/current  validate the cookie's session
 //	DELETE /v1/sessions/current  log out (idempotent)
 //	GET    /healthz              liveness (no Redis)
-//	GET    /readyz               readiness (Redis reachable, not shutting down)
+//	GET    /readyz               readiness (Redis reachable and not out of memory, not shutting down)
 //	GET    /metrics              Prometheus metrics (own registry)
 //
 // Errors are JSON {"error": "<code>", "message": "..."}. The server fails
@@ -139,9 +139,11 @@ type Server struct {
 	clearCookie  string // full Set-Cookie value that expires the cookie
 	healthBody   []byte
 	shutdown     atomic.Bool
-	uaLog        logLimiter // user-agent mismatches
-	storeLog     logLimiter // store failures (an outage fails every request)
-	verifyLog    logLimiter // token verifier undecided
+	ready        readyState
+	readyEvery   time.Duration // readyEvery; tests shorten it
+	uaLog        logLimiter    // user-agent mismatches
+	storeLog     logLimiter    // store failures (an outage fails every request)
+	verifyLog    logLimiter    // token verifier undecided
 	recPool      sync.Pool
 	bufs         bufPool
 }
@@ -216,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.healthBody = fmt.Appendf(nil, `{"status":"ok","auth":%q,"version":%q}`+"\n", cfg.Verifier.Mode(), cfg.Version)
 	s.recPool.New = func() any { return new(recorder) }
+	s.readyEvery = readyEvery
 
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
@@ -393,16 +396,49 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(s.healthBody)
 }
 
+// readyEvery is how long a readiness verdict is reused: /readyz is public
+// and probes may come often; Redis sees at most one INFO a second.
+const readyEvery = time.Second
+
+// readyState is the last readiness reading of the store.
+type readyState struct {
+	mu      sync.Mutex
+	at      time.Time
+	backend session.Backend
+	err     error
+}
+
+// backend returns the store's Backend, read at most once per readyEvery
+// (concurrent probes wait for the one reading).
+func (s *Server) backend(ctx context.Context) (session.Backend, error) {
+	rs := &s.ready
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if !rs.at.IsZero() && time.Since(rs.at) < s.readyEvery {
+		return rs.backend, rs.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	rs.backend, rs.err = s.store.Backend(ctx)
+	rs.at = time.Now()
+	return rs.backend, rs.err
+}
+
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if s.shutdown.Load() {
 		s.writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	b, err := s.backend(r.Context())
+	if err != nil {
 		s.log.Warn("readiness: store unreachable", "err", err)
 		s.writeError(w, http.StatusServiceUnavailable, "store_unavailable", "session store unreachable")
+		return
+	}
+	if b.OutOfMemory {
+		s.log.Warn("readiness: Redis is out of memory; creates fail", "used_memory", b.UsedMemory, "maxmemory", b.MaxMemory, "policy", b.MaxmemoryPolicy)
+		s.writeError(w, http.StatusServiceUnavailable, "store_full",
+			"Redis refuses writes: out of memory (maxmemory); logins fail until it has room (raise maxmemory or lower --absolute-timeout / --max-sessions-per-user)")
 		return
 	}
 	h := w.Header()

@@ -153,6 +153,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Error("server failed", "err", err)
 		return exitFailure
 	}
+	// Failed creates clean up in the background; let them finish (a
+	// leftover would only be a stale index entry, pruned later).
+	dctx, dcancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer dcancel()
+	if err := st.Drain(dctx); err != nil {
+		log.Warn("background clean-ups of failed creates still running at exit", "err", err)
+	}
 	log.Info("stopped")
 	return exitOK
 }
