@@ -39,6 +39,10 @@ type NewSession struct {
 	ClientIP  string            // request client IP
 	Data      json.RawMessage   // optional JSON object, ≤ Config.MaxDataBytes
 	Sealed    map[string][]byte // optional secrets, encrypted with Config.Sealer
+	// Replaces is the ID of a session this one replaces (the cookie a
+	// browser presented when it logged in again): Create destroys it once
+	// the new session exists, whoever it belonged to. Optional.
+	Replaces string
 }
 
 // Session is a live session record as read back from Redis. It never
@@ -57,6 +61,7 @@ type Session struct {
 	Data           json.RawMessage   // JSON object, "{}" when none
 	Sealed         map[string][]byte // decrypted; nil unless requested/present
 	Touched        bool              // Validate wrote a new expiry this call
+	Replaced       bool              // Create destroyed NewSession.Replaces
 }
 
 // Info is one entry of a user's session list (GET /v1/sessions). Handle
@@ -107,6 +112,8 @@ type API interface {
 	// when none); currentID marks the caller's.
 	List(ctx context.Context, userID string, currentID string) ([]Info, error)
 	// DestroyAll ends every session of userID and returns how many.
+	// ErrLogoutUnconfirmed (with the count) when Redis has evicted keys
+	// recently: sessions of the user may remain.
 	DestroyAll(ctx context.Context, userID string) (int, error)
 	// DestroyHandle ends one of userID's sessions by its Info.Handle.
 	// Errors: ErrNotFound when userID has no such session.

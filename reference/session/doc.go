@@ -72,10 +72,34 @@
 // entry, if more than createGrace passed between its two writes).
 // An entry's creation time is read back as score − AbsoluteTimeout.
 //
+// A login from a browser that still holds a session (NewSession.Replaces,
+// the cookie it presented) destroys that session once the new one
+// exists, whoever owned it, so a page that logs in on every load leaves
+// no orphans.
+//
 // The per-user cap (default 10) is enforced after the new session is
-// written: the oldest live sessions beyond the cap are destroyed. Under
-// concurrent logins of one user the cap is best effort (it may briefly
-// be exceeded, never undercut below the newest session).
+// written: beyond the cap, the least recently used sessions are ended
+// (OBJECT IDLETIME: seconds since any read, without touching the key),
+// never one read within Config.InUseWindow (1 m) while another choice
+// exists. Any read counts, including the user's own GET /v1/sessions.
+// Under concurrent logins of one user the cap is best effort (it may
+// briefly be exceeded, never undercut below the newest session).
+//
+// # Eviction
+//
+// The index is a superset of the live sessions only as long as Redis
+// keeps every key until its TTL: under an evicting maxmemory-policy
+// (volatile-lru is Memorystore's default) the user index, touched only
+// at login and logout, is the least recently used key and goes first;
+// "log out everywhere" would then miss sessions. Run Redis with
+// maxmemory-policy noeviction (Backend reports the policy; sessiond
+// refuses to start otherwise). Whatever the policy, DestroyAll never
+// reports success while it cannot be sure: when Redis's evicted_keys
+// counter moved within the last AbsoluteTimeout (older evictions can
+// only have hit indexes whose sessions all expired since), it returns
+// ErrLogoutUnconfirmed. Redis does not say when it evicted, so the
+// counter and the time it was first seen are kept in the key
+// KeyPrefix+"m:evictions", shared by every instance.
 //
 // # Failed writes
 //

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,7 +76,8 @@ func (s *Store) sessionKeyFromHash(hash string) string { return s.sessPrefix + h
 
 // Create starts a session for ns and returns its new ID (the cookie
 // value: never log it) and the stored record. It writes the user index
-// entry first, then the session, then enforces MaxSessionsPerUser.
+// entry first, then the session; then it destroys ns.Replaces (if set)
+// and enforces MaxSessionsPerUser.
 //
 // The session write is the commit point. A Create that returns an error
 // leaves nothing behind: a write Redis refused changed nothing, a write
@@ -83,8 +85,9 @@ func (s *Store) sessionKeyFromHash(hash string) string { return s.sessPrefix + h
 // the fence in scripts.go) and is undone in the background if it ran
 // before (Drain waits for that). The error wraps ErrBackend and
 // ErrNotApplied or ErrOutcomeUnknown; ErrOutOfMemory when Redis is full.
-// The cap is best effort once the session exists: it is enforced again
-// by the next Create.
+// Destroying ns.Replaces and the cap are best effort once the session
+// exists: Session.Replaced says whether the replaced session was ended,
+// and the cap is enforced again by the next Create.
 func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, error) {
 	if err := checkNewSession(&ns); err != nil {
 		return "", nil, err
@@ -169,6 +172,10 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 	if len(ns.Sealed) > 0 {
 		sess.Sealed = ns.Sealed
 	}
+	if ns.Replaces != "" && ns.Replaces != id {
+		// The cap below re-reads the index, so it sees this one gone.
+		sess.Replaced = s.Destroy(ctx, ns.Replaces) == nil
+	}
 	if s.cfg.MaxSessionsPerUser > 0 && card > int64(s.cfg.MaxSessionsPerUser) {
 		_ = s.enforceCap(ctx, idx, member, nowMS)
 	}
@@ -231,40 +238,79 @@ func (s *Store) indexEntries(ctx context.Context, idx string) ([]redis.Z, []bool
 	return zs, exists, nil
 }
 
-// enforceCap destroys the oldest live sessions of an index beyond
-// MaxSessionsPerUser (never keep, the session just created) and prunes
-// stale entries on the way.
+// enforceCap ends sessions of an index beyond MaxSessionsPerUser, never
+// keep (the session just created), and prunes stale entries on the way.
+// It ends the least recently used sessions first, and one used within
+// Config.InUseWindow only when no other is left: OBJECT IDLETIME tells
+// the seconds since any command read a session (including GET
+// /v1/sessions, which reads them all), without itself touching the key.
+// Where Redis does not track idle time (an LFU policy) it ends the
+// oldest sessions first.
 func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) error {
-	zs, exists, err := s.indexEntries(ctx, idx)
+	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
 	if err != nil {
-		return backendErr("create: cap", err)
+		return backendErr("create: cap: read index", err)
 	}
-	var live, drop []string
+	idle := make([]*redis.DurationCmd, len(zs))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, z := range zs {
+			idle[i] = p.ObjectIdleTime(ctx, s.sessionKeyFromHash(z.Member.(string)))
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) && !isReplyErr(err) {
+		return backendErr("create: cap: idle times", err)
+	}
+	type cand struct {
+		member string
+		score  float64
+		idle   time.Duration
+	}
+	var live []cand
+	var drop []string
 	for i, z := range zs {
 		m := z.Member.(string)
+		if m == keep {
+			continue
+		}
+		d, err := idle[i].Result()
 		switch {
-		case m == keep:
-		case exists[i] && int64(z.Score) > nowMS:
-			live = append(live, m)
-		case s.staleMissing(z.Score, nowMS):
-			drop = append(drop, m)
+		case errors.Is(err, redis.Nil): // the session is gone
+			if s.staleMissing(z.Score, nowMS) {
+				drop = append(drop, m)
+			}
+		case int64(z.Score) <= nowMS:
+			drop = append(drop, m) // past absolute expiry
+		case err != nil: // idle time not tracked: creation order decides
+			live = append(live, cand{m, z.Score, 0})
+		default:
+			live = append(live, cand{m, z.Score, d})
 		}
 	}
 	excess := len(live) + 1 - s.cfg.MaxSessionsPerUser
 	if excess > 0 {
-		evict := live[:excess] // oldest first: scores ascend with creation
-		keys := make([]string, len(evict))
-		for i, m := range evict {
-			keys[i] = s.sessionKeyFromHash(m)
+		window := s.cfg.InUseWindow
+		sort.SliceStable(live, func(a, b int) bool {
+			ia, ib := live[a].idle >= window, live[b].idle >= window
+			if ia != ib {
+				return ia // sessions not in use first
+			}
+			if live[a].idle != live[b].idle {
+				return live[a].idle > live[b].idle
+			}
+			return live[a].score < live[b].score // then the oldest
+		})
+		keys := make([]string, excess)
+		for i := range keys {
+			keys[i] = s.sessionKeyFromHash(live[i].member)
+			drop = append(drop, live[i].member)
 		}
 		fence, err := s.fence(ctx, time.Time{})
 		if err != nil {
 			return fmt.Errorf("session: create: cap: %w", err)
 		}
-		if _, err := s.delKeys(ctx, "create: cap: evict", fence, keys); err != nil {
+		if _, err := s.delKeys(ctx, "create: cap", fence, keys); err != nil {
 			return err
 		}
-		drop = append(drop, evict...)
 	}
 	return s.zrem(ctx, "create: cap: prune index", idx, drop)
 }
@@ -582,8 +628,12 @@ func (s *Store) List(ctx context.Context, userID, currentID string) ([]Info, err
 }
 
 // DestroyAll destroys every session of userID ("log out everywhere")
-// and returns how many live sessions it deleted. Redis failures as for
-// Destroy; no delete runs after ctx's deadline.
+// and returns how many live sessions it deleted. It reports success only
+// when no session of the user can remain: if Redis has evicted keys in
+// the last AbsoluteTimeout (possible only under an evicting
+// maxmemory-policy), the index may have lost entries and it returns the
+// count with ErrLogoutUnconfirmed. Redis failures as for Destroy; no
+// delete runs after ctx's deadline.
 func (s *Store) DestroyAll(ctx context.Context, userID string) (int, error) {
 	fence, err := s.fence(ctx, time.Time{})
 	if err != nil {
@@ -618,6 +668,13 @@ func (s *Store) DestroyAll(ctx context.Context, userID string) (int, error) {
 		// The sessions are gone; entries a failed ZREM leaves are stale
 		// and tolerated.
 		_ = s.zrem(ctx, "destroy all: prune index", idx, drop)
+	}
+	risk, err := s.evictionRisk(ctx)
+	if err != nil {
+		return n, fmt.Errorf("%w (%w: %w)", ErrLogoutUnconfirmed, ErrBackend, err)
+	}
+	if risk {
+		return n, ErrLogoutUnconfirmed
 	}
 	return n, nil
 }
