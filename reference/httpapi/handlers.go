@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -64,6 +65,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A browser that logs in again while it holds a session (a page that
+	// posts a fresh token on every load) replaces that session instead of
+	// leaving it behind (OWASP: renew the session at login).
+	replaces, _ := parseSessionCookie(r.Header, s.cookieName)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	id, sess, err := s.store.Create(ctx, session.NewSession{
@@ -74,6 +79,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		UserAgent: r.UserAgent(),
 		ClientIP:  s.clientIP(r),
 		Data:      data,
+		Replaces:  replaces,
 	})
 	if err != nil {
 		switch {
@@ -91,8 +97,18 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.created.Inc()
+	if sess.Replaced {
+		s.metrics.destroyed.Inc()
+	}
 	w.Header()["Set-Cookie"] = []string{s.cookieName + "=" + id + s.cookieSuffix}
-	s.writeSession(w, http.StatusCreated, sess)
+	bp := s.bufs.get()
+	b := appendSessionFields(*bp, sess)
+	b = append(b, `,"rotated":`...)
+	b = strconv.AppendBool(b, sess.Replaced)
+	b = append(b, "}\n"...)
+	writeJSON(w, http.StatusCreated, b)
+	*bp = b
+	s.bufs.put(bp)
 }
 
 // readCreateBody reads and checks the optional create body. A non-zero
@@ -217,7 +233,8 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 		}
 		return "", nil, false
 	}
-	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != r.UserAgent() {
+	// The store keeps the header's first 512 bytes: compare that form.
+	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != session.StoredUserAgent(r.UserAgent()) {
 		s.metrics.uaMismatch.Inc()
 		if ok, dropped := s.uaLog.allow(s.cfg.Now()); ok {
 			s.log.Warn("session used from another user agent (logged at most once a second; see sessiond_user_agent_mismatch_total)",
@@ -240,11 +257,55 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 			return "", nil, false
 		}
 	}
+	if s.recheck != nil && !s.recheckUser(w, r, id, sess) {
+		return "", nil, false
+	}
 	s.metrics.validated.Inc()
 	if sess.Touched {
 		s.metrics.touches.Inc()
 	}
 	return id, sess, true
+}
+
+// recheckUser applies --recheck-user: when the session is older than the
+// interval (a new one was checked at creation) and this instance has no
+// answer about its user younger than the interval, it asks Firebase.
+// A disabled, deleted or revoked user's session is ended (401 with the
+// reason). When Firebase cannot answer it fails closed: 503, the session
+// kept. On failure it has written the response.
+func (s *Server) recheckUser(w http.ResponseWriter, r *http.Request, id string, sess *session.Session) bool {
+	now := s.cfg.Now()
+	need := now.Sub(sess.CreatedAt) >= s.cfg.RecheckUser
+	e, err := s.recheck.user(r.Context(), sess.UserID, now, need)
+	if err != nil {
+		if ok, dropped := s.recheckLog.allow(now); ok {
+			s.log.Error("cannot check the session's user with Firebase; failing closed (logged at most once a second)",
+				"user", sess.UserID, "err", err, "suppressed", dropped)
+		}
+		w.Header().Set("Retry-After", "5")
+		s.writeError(w, http.StatusServiceUnavailable, "auth_unavailable", "cannot check the user with Firebase right now; retry later")
+		return false
+	}
+	if e == nil {
+		return true
+	}
+	code, msg := e.verdict(sess.AuthTime)
+	if code == "" {
+		return true
+	}
+	dctx, dcancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	err = s.store.Destroy(dctx, id)
+	dcancel()
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.storeFailed(w, "destroy", err)
+		return false
+	}
+	if err == nil {
+		s.metrics.destroyed.Inc()
+	}
+	w.Header()["Set-Cookie"] = []string{s.clearCookie}
+	s.writeError(w, http.StatusUnauthorized, code, msg)
+	return false
 }
 
 // handleDestroy ends the cookie's session. Idempotent: no cookie, a
@@ -266,6 +327,35 @@ func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h["Set-Cookie"] = []string{s.clearCookie}
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleDestroyHandle logs out one of the caller's sessions, named by the
+// id GET /v1/sessions lists: 204, or 404 when the caller has no session
+// with that id (another user's ids are never looked up, so they cannot
+// be probed). Ending the caller's own session also expires its cookie.
+func (s *Server) handleDestroyHandle(w http.ResponseWriter, r *http.Request, handle string) {
+	id, sess, ok := s.validate(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	err := s.store.DestroyHandle(ctx, sess.UserID, handle)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		s.writeError(w, http.StatusNotFound, "unknown_session", "you have no session with this id; list yours with GET /v1/sessions")
+		return
+	case err != nil:
+		s.storeFailed(w, "destroy_handle", err)
+		return
+	}
+	s.metrics.destroyed.Inc()
+	h := w.Header()
+	if kh, _ := session.KeyHash(id); strings.HasPrefix(kh, handle) {
+		h["Set-Cookie"] = []string{s.clearCookie}
+	}
 	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -310,6 +400,15 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	n, err := s.store.DestroyAll(ctx, sess.UserID)
+	if errors.Is(err, session.ErrLogoutUnconfirmed) {
+		s.metrics.destroyed.Add(float64(n))
+		w.Header()["Set-Cookie"] = []string{s.clearCookie}
+		s.log.Error("logout everywhere unconfirmed: Redis has evicted keys, so the user index may be incomplete (run Redis with maxmemory-policy noeviction)",
+			"user", sess.UserID, "destroyed", n, "err", err)
+		s.writeErrorOutcome(w, http.StatusServiceUnavailable, "logout_unconfirmed",
+			fmt.Sprintf("%d sessions were ended, but Redis has evicted keys recently, so others may remain; the operator must run Redis with maxmemory-policy noeviction", n), "unknown")
+		return
+	}
 	if err != nil {
 		s.storeFailed(w, "destroy_all", err)
 		return

@@ -40,6 +40,12 @@ func (b *bufPool) put(v *[]byte) {
 // appendSession writes the public JSON view of a session:
 // {"user_id","email","created_at","last_seen","expires_at","data"}.
 func appendSession(b []byte, s *session.Session) []byte {
+	return append(appendSessionFields(b, s), "}\n"...)
+}
+
+// appendSessionFields is appendSession without the closing brace, for
+// answers that add members.
+func appendSessionFields(b []byte, s *session.Session) []byte {
 	b = append(b, `{"user_id":`...)
 	b = appendString(b, s.UserID)
 	b = append(b, `,"email":`...)
@@ -52,11 +58,9 @@ func appendSession(b []byte, s *session.Session) []byte {
 	b = appendTime(b, s.ExpiresAt)
 	b = append(b, `,"data":`...)
 	if len(s.Data) == 0 {
-		b = append(b, "{}"...)
-	} else {
-		b = append(b, s.Data...)
+		return append(b, "{}"...)
 	}
-	return append(b, "}\n"...)
+	return append(b, s.Data...)
 }
 
 func appendTime(b []byte, t time.Time) []byte {

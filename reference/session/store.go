@@ -709,13 +709,22 @@ func checkNewSession(ns *NewSession) error {
 	case len(ns.Tenant) > maxTenantLen:
 		return fmt.Errorf("%w: Tenant is %d bytes; at most %d", ErrInvalidSession, len(ns.Tenant), maxTenantLen)
 	}
-	if len(ns.UserAgent) > maxUserAgentLen {
-		ns.UserAgent = ns.UserAgent[:maxUserAgentLen]
-	}
+	ns.UserAgent = StoredUserAgent(ns.UserAgent)
 	if len(ns.ClientIP) > maxClientIPLen {
 		ns.ClientIP = ns.ClientIP[:maxClientIPLen]
 	}
 	return nil
+}
+
+// StoredUserAgent is the form of a User-Agent header the store keeps:
+// its first 512 bytes (it is untrusted display data). Compare a request's
+// header with Session.UserAgent in this form, never raw: a longer header
+// would otherwise never match its own session.
+func StoredUserAgent(ua string) string {
+	if len(ua) > maxUserAgentLen {
+		return ua[:maxUserAgentLen]
+	}
+	return ua
 }
 
 // normalizeData checks that d is a JSON object of at most max bytes once
