@@ -6,6 +6,7 @@
 //
 //	sessiond [serve] [flags]   serve the HTTP API (default)
 //	sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+//	sessiond revoke [flags]    end every session of --uid UID (repeatable) or of every disabled user (--all-disabled)
 //	sessiond version           print the version (also --version)
 //
 // Every flag has an environment equivalent (--redis-url <->
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, args, getenv, stderr)
 	case "gc":
 		return runGC(ctx, args, getenv, stdout, stderr)
+	case "revoke":
+		return runRevoke(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "sessiond %s\n", version)
 		return exitOK
@@ -75,9 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 const usageText = `usage:
   sessiond [serve] [flags]   serve the HTTP API (default command)
   sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+  sessiond revoke [flags]    end every session of users: --uid UID (repeatable), --all-disabled
   sessiond version           print the version (also: sessiond --version)
   sessiond help              print this text
-sessiond serve -h and sessiond gc -h list each command's flags.
+sessiond serve -h, sessiond gc -h and sessiond revoke -h list each command's flags.
 `
 
 // usageExit maps a flag-parsing error to an exit code: -h is success.
