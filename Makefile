@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 SCENARIO ?= scenarios/smoke.yaml
 BENCH_ARGS ?=
 
-.PHONY: all build test vet fmt bench fuzz clean
+.PHONY: all build test vet fmt bench fuzz clean web-deps
 
 all: build
 
@@ -26,9 +26,22 @@ vet:
 	$(GO) vet ./...
 
 # make test = vet + the race-enabled test suite. With CI set, tests that
-# need redis-server or the Firebase Auth emulator fail instead of skipping.
-test: vet
+# need redis-server, the Firebase Auth emulator or the browser suite's
+# tools fail instead of skipping.
+test: vet web-deps
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# The npm packages of the reference web client and its browser suite
+# (firebase, esbuild, playwright-core), from the committed
+# reference/web/package-lock.json, reinstalled only when it changed.
+# Without npm the browser suite skips (fails in CI).
+WEB := reference/web
+web-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+	  if [ ! -f $(WEB)/node_modules/.package-lock.json ] || [ $(WEB)/package-lock.json -nt $(WEB)/node_modules/.package-lock.json ]; then \
+	    echo "web: npm ci in $(WEB)"; (cd $(WEB) && npm ci --no-fund --no-audit) || exit 1; \
+	  fi; \
+	else echo "web: npm not found; the browser suite will skip (apt-get install -y nodejs npm chromium)"; fi
 
 # The main job: a short load run on embedded Redis (no Docker, no Redis
 # install, no emulator), then the summary and where the results are.
