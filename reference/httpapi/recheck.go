@@ -65,12 +65,12 @@ func (c *recheck) user(ctx context.Context, uid string, now time.Time, need bool
 		if e.err != nil {
 			hold = recheckFailHold
 		}
-		if now.Sub(e.at) < hold {
+		if now.Sub(e.at) < hold && (e.err == nil || need) {
 			return e, e.err
 		}
 	}
 	if !need {
-		return nil, nil
+		return nil, nil // checked at creation; a failed lookup of others does not apply
 	}
 	ch := c.lookups.DoChan(uid, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)

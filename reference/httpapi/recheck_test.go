@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/auth/authtest"
+	"github.com/sessionbench/sessionbench/reference/session"
 )
 
 // fakeUsers is an Admin API whose answers the test sets, counting calls.
@@ -55,7 +56,7 @@ func (f *fakeUsers) n() int {
 func recheckEnv(t *testing.T) (*testEnv, *fakeUsers, *manualClock) {
 	users := &fakeUsers{state: map[string]auth.UserState{}, gone: map[string]bool{}}
 	clock := &manualClock{t: time.Now()}
-	e := newEnv(t, envOptions{cfg: func(c *Config) {
+	e := newEnv(t, envOptions{storeCfg: session.Config{Now: clock.Now}, cfg: func(c *Config) {
 		c.Users = users
 		c.RecheckUser = 5 * time.Minute
 		c.Now = clock.Now
@@ -160,6 +161,19 @@ func TestRecheckFailsClosedWhenFirebaseIsDown(t *testing.T) {
 	}
 	if n := strings.Count(e.logs.String(), "cannot check the session's user"); n != 1 {
 		t.Fatalf("%d log lines for 10 failures in a second, want 1", n)
+	}
+	// A session created within the interval was checked at its creation:
+	// the outage does not touch it.
+	young := e.browser()
+	users.mu.Lock()
+	users.down = nil
+	users.mu.Unlock()
+	e.login(young, "alice")
+	users.mu.Lock()
+	users.down = errors.New("identitytoolkit: connection refused")
+	users.mu.Unlock()
+	if r := e.do(young, "GET", "/v1/sessions/current", ""); r.StatusCode != http.StatusOK {
+		t.Fatalf("a session younger than the interval during the outage: %d %s, want 200", r.StatusCode, r.body)
 	}
 	users.mu.Lock()
 	users.down = nil
