@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -49,6 +50,10 @@ type Options struct {
 	// StartTimeout bounds the wait for readiness. Default
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
+
+	// pickPorts chooses the ports of one attempt; nil is freePorts
+	// (tests make the first choice collide).
+	pickPorts func(n int) ([]int, error)
 }
 
 // Emulator is a running Firebase Auth emulator.
@@ -80,7 +85,40 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: install it with `%s`", ErrCLIMissing, HowTo)
 	}
-	ports, err := freePorts(3)
+	// The ports are free when chosen but released before firebase binds
+	// them, so anything else on the machine can take one in between; the
+	// emulator then exits saying so, and a new set of ports is tried.
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		e, err := startOnce(ctx, bin, o)
+		if err == nil {
+			return e, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errPortTaken) || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("auth emulator: a chosen port was taken on each of %d attempts: %w", startAttempts, lastErr)
+}
+
+// startAttempts bounds retries of a start that lost a port race.
+const startAttempts = 4
+
+// errPortTaken marks a start that failed because a chosen port was bound
+// by someone else first.
+var errPortTaken = errors.New("a chosen port was taken")
+
+// portTakenRE matches what the firebase CLI prints when a port it was
+// told to use is already bound.
+var portTakenRE = regexp.MustCompile(`(?i)port \d+ is not open|port taken|EADDRINUSE|address already in use`)
+
+func startOnce(ctx context.Context, bin string, o Options) (*Emulator, error) {
+	pick := o.pickPorts
+	if pick == nil {
+		pick = freePorts
+	}
+	ports, err := pick(3)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +180,9 @@ func (e *Emulator) start(ctx context.Context, bin string, ports []int, o Options
 	if err := e.waitReady(ctx); err != nil {
 		_ = e.kill()
 		out, _ := os.ReadFile(o.LogPath)
+		if portTakenRE.Match(out) {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
 		return fmt.Errorf("auth emulator did not become ready: %w; output:\n%s", err, proc.Tail(string(out), 2000))
 	}
 	return nil

@@ -32,7 +32,7 @@ func TestStartWithoutCLINamesTheFix(t *testing.T) {
 func TestStartServesThenCloseStopsEverything(t *testing.T) {
 	e, err := firebaseemu.Start(context.Background(), firebaseemu.Options{Project: "demo-firebaseemu-test"})
 	if err != nil {
-		testsvc.Unavailable(t, "Firebase Auth emulator", err.Error(), firebaseemu.HowTo)
+		testsvc.Unavailable(t, "Firebase Auth emulator", err, firebaseemu.HowTo)
 		return
 	}
 	if e.Project != "demo-firebaseemu-test" || !strings.HasPrefix(e.Host, "127.0.0.1:") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -30,7 +31,7 @@ func StartAuthEmulator(tb testing.TB) (host, project string) {
 	tb.Helper()
 	e, err := LaunchAuthEmulator(context.Background())
 	if err != nil {
-		Unavailable(tb, "Firebase Auth emulator", err.Error(), AuthEmulatorHowTo)
+		Unavailable(tb, "Firebase Auth emulator", err, AuthEmulatorHowTo)
 		return "", ""
 	}
 	tb.Cleanup(func() {
@@ -48,11 +49,10 @@ func StartAuthEmulator(tb testing.TB) (host, project string) {
 func (e *AuthEmulator) Require(tb testing.TB, launchErr error) (host, project string) {
 	tb.Helper()
 	if launchErr != nil || e == nil {
-		reason := "not launched"
-		if launchErr != nil {
-			reason = launchErr.Error()
+		if launchErr == nil {
+			launchErr = errors.New("not launched")
 		}
-		Unavailable(tb, "Firebase Auth emulator", reason, AuthEmulatorHowTo)
+		Unavailable(tb, "Firebase Auth emulator", launchErr, AuthEmulatorHowTo)
 		return "", ""
 	}
 	return e.Host, e.Project

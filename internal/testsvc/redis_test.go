@@ -1,9 +1,20 @@
 package testsvc
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
+
+// command runs one command on addr and returns its reply as text.
+func command(addr string, args ...any) (string, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	v, err := c.Do(context.Background(), args...).Text()
+	return v, err
+}
 
 func TestStartRedisAnswersPing(t *testing.T) {
 	addr := StartRedis(t)

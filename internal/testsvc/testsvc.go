@@ -7,8 +7,14 @@
 package testsvc
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"testing"
+
+	"github.com/sessionbench/sessionbench/internal/firebaseemu"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
 )
 
 // InCI reports whether the CI environment variable is set to a non-empty,
@@ -18,13 +24,36 @@ func InCI() bool {
 	return v != "" && v != "false" && v != "0"
 }
 
-// Unavailable reports that service cannot be used. In CI it fails the test;
-// elsewhere it skips with howTo, a hint such as
-// "apt-get install -y redis-server".
-func Unavailable(tb testing.TB, service, reason, howTo string) {
+// Unavailable reports that service cannot be used because of err. In CI
+// it fails the test; elsewhere it skips. Only when the tool is missing
+// (err is exec.ErrNotFound or firebaseemu.ErrCLIMissing) does the message
+// give howTo, a hint such as "apt-get install -y redis-server", once: a
+// tool that is installed but failed gets its error, not a guess.
+func Unavailable(tb testing.TB, service string, err error, howTo string) {
 	tb.Helper()
-	if InCI() {
-		tb.Fatalf("%s is required in CI but unavailable: %s (install: %s)", service, reason, howTo)
+	msg, fail := unavailable(service, err, howTo, InCI())
+	if fail {
+		tb.Fatal(msg)
 	}
-	tb.Skipf("%s unavailable: %s; to run this test: %s", service, reason, howTo)
+	tb.Skip(msg)
+}
+
+// unavailable is Unavailable's message, and whether it fails the test.
+func unavailable(service string, err error, howTo string, ci bool) (string, bool) {
+	switch {
+	case NotInstalled(err) && ci:
+		return fmt.Sprintf("%s is required in CI but not installed; install it with: %s", service, howTo), true
+	case NotInstalled(err):
+		return fmt.Sprintf("%s not installed; to run this test: %s", service, howTo), false
+	case ci:
+		return fmt.Sprintf("%s is required in CI and is installed, but unusable: %v", service, err), true
+	default:
+		return fmt.Sprintf("%s is installed but unusable, skipping: %v", service, err), false
+	}
+}
+
+// NotInstalled reports whether err says a needed program or service is
+// missing (not in PATH, or, for Docker, no engine answering).
+func NotInstalled(err error) bool {
+	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, firebaseemu.ErrCLIMissing) || errors.Is(err, redisenv.ErrUnavailable)
 }

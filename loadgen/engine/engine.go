@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionbench/sessionbench/loadgen/driver"
+	"github.com/sessionbench/sessionbench/loadgen/pacer"
 	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
@@ -40,6 +41,10 @@ type Config struct {
 	// Scenario to run, with command-line overrides (--rate, --duration)
 	// already applied.
 	Scenario *scenario.Scenario
+	// Schedule gives every operation's intended time over the timeline
+	// (warmup included). Default: pacer.FromScenario(Scenario). Passed in
+	// so that a shard or a scaled run brings its own.
+	Schedule pacer.Schedule
 	// Driver performs the operations.
 	Driver driver.Driver
 	// Tokens supplies ID tokens for creates.
@@ -48,7 +53,10 @@ type Config struct {
 	// (reported in Report.Seed so a run can be repeated).
 	Seed uint64
 	// MaxLag is the schedule lag (actual dispatch − intended time) past
-	// which the run is invalid. Default DefaultMaxLag (1 s).
+	// which the run is invalid. Default DefaultMaxLag (1 s). It is also
+	// the grace after the schedule's end: dispatching stops at End+MaxLag
+	// whatever is left, and what is left is counted as dropped, so an
+	// overloaded run lasts as long as its schedule, not longer.
 	MaxLag time.Duration
 	// MaxInFlight bounds concurrent operations; reaching it makes the run
 	// invalid (the target or the generator cannot keep up). Default
@@ -75,6 +83,11 @@ type Config struct {
 	// IntervalLog, if set, receives latency.hlog (1 s corrected interval
 	// histograms, one per operation kind) as the run goes.
 	IntervalLog io.Writer
+	// Observers are called every ObserveEvery and at each phase change
+	// (see Observer).
+	Observers []Observer
+	// ObserveEvery: default DefaultObserveEvery.
+	ObserveEvery time.Duration
 }
 
 // Phases reported in Progress.Phase.
@@ -107,14 +120,25 @@ type Report struct {
 	Seed     uint64
 	// StartedAt is the wall-clock start of the measured phase.
 	StartedAt time.Time
-	// Duration is the measured phase actually run (shorter if Partial).
+	// Duration is the measured phase of the schedule: the scenario's
+	// duration, or, when Partial, the part of it the schedule had reached
+	// when the run was cut. It never stretches with a late dispatcher.
 	Duration time.Duration
 	// Partial is true when the run was cancelled before the schedule ended.
 	Partial bool
-	// TargetRate is the scheduled rate over the measured phase (ops/s);
-	// AchievedRate is recorded operations over Duration.
+	// ScheduledOps is the number of operations the schedule intends in
+	// the measured part of Duration; TargetRate is ScheduledOps over
+	// Duration (ops/s), a property of the schedule alone. AchievedRate is
+	// recorded operations over Duration.
+	ScheduledOps             uint64
 	TargetRate, AchievedRate float64
-	// MaxLag is the largest schedule lag seen (warmup included).
+	// Dropped counts measured-phase operations that were never sent
+	// because the schedule (plus MaxLag of grace) ended first: the
+	// generator or the target could not keep up. Dropped > 0 makes the
+	// run invalid.
+	Dropped uint64
+	// MaxLag is the largest schedule lag seen (warmup included: validity
+	// concerns the whole run; Stats.Lag holds the measured phase).
 	MaxLag time.Duration
 	// Valid is false when the run did not keep its schedule;
 	// InvalidReasons says why, one sentence each.

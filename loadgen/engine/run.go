@@ -51,6 +51,9 @@ func (c *Config) defaults() error {
 	if c.CPUSaturation == 0 {
 		c.CPUSaturation = DefaultCPUSaturation
 	}
+	if c.ObserveEvery <= 0 {
+		c.ObserveEvery = DefaultObserveEvery
+	}
 	if c.Seed == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -78,6 +81,8 @@ type run struct {
 
 	inflight atomic.Int64
 	wg       sync.WaitGroup
+	counts   counters
+	obs      *observers
 	// jobs hands operations to idle workers (unbuffered: a send succeeds
 	// only when a worker is waiting). Closed when the run ends.
 	jobs chan job
@@ -88,6 +93,10 @@ type run struct {
 	// Written by dispatch only, read by Run after dispatch returns.
 	skipped map[string]uint64
 	maxLag  time.Duration
+	// sentMeasured counts dispatched operations intended in the measured
+	// phase; cutAt is the schedule offset reached when ctx cut the run.
+	sentMeasured uint64
+	cutAt        time.Duration
 }
 
 func (r *run) markInvalid(reason string) {
@@ -111,9 +120,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	sc := cfg.Scenario
-	sched, err := pacer.FromScenario(sc)
-	if err != nil {
-		return nil, fmt.Errorf("engine: schedule: %w", err)
+	sched := cfg.Schedule
+	if sched == nil {
+		var err error
+		if sched, err = pacer.FromScenario(sc); err != nil {
+			return nil, fmt.Errorf("engine: schedule: %w", err)
+		}
 	}
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelOps()
@@ -122,6 +134,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		warm: sc.Warmup, skipped: map[string]uint64{},
 		data: sessionData(sc.Session.DataBytes),
 		jobs: make(chan job),
+		obs:  &observers{list: cfg.Observers},
 	}
 	rep := &Report{Scenario: sc, Seed: cfg.Seed}
 	rep.RSSStart, _ = readRSS()
@@ -130,6 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Progress != nil {
 			cfg.Progress(Progress{Phase: PhaseTokens, Total: sched.End()})
 		}
+		r.obs.notify(r.observation(PhaseTokens, true))
 		if err := w.Warm(ctx); err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
@@ -137,9 +151,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Phase: PhasePrefill, Total: sched.End()})
 	}
+	r.obs.notify(r.observation(PhasePrefill, true))
 	n, err := r.prefill(ctx)
 	rep.Prefilled = n
 	if err != nil {
+		r.obs.notify(r.observation(PhaseDone, true))
 		return nil, err
 	}
 
@@ -155,12 +171,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	cancelled := r.dispatch(ctx, sched)
 	close(r.jobs) // idle workers exit; busy ones after their operation
-	end := time.Since(r.t0)
+	end := sched.End()
+	if cancelled {
+		end = min(r.cutAt, end)
+	}
 
 	// Drain in-flight operations with a deadline.
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Phase: PhaseDrain, Elapsed: end, Total: sched.End()})
 	}
+	r.obs.notify(r.observation(PhaseDrain, true))
 	drained := make(chan struct{})
 	go func() { r.wg.Wait(); close(drained) }()
 	select {
@@ -176,19 +196,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	close(tickStop)
 	<-tickDone
+	r.obs.notify(r.observation(PhaseDone, true))
 
-	measured := end - sc.Warmup
-	if measured < 0 {
-		measured = 0
-	}
+	// Rates and durations come from the schedule, never from the wall
+	// clock: a descheduled dispatcher must not shrink the target rate of
+	// a run that still calls itself valid.
+	measured := max(end-sc.Warmup, 0)
 	rep.Duration = measured
 	rep.Partial = cancelled
 	rep.Stats = r.rec.Snapshot()
 	count, _ := rep.Stats.Totals()
 	if measured > 0 {
+		rep.ScheduledOps = pacer.Count(sched, end) - pacer.Count(sched, sc.Warmup)
 		rep.AchievedRate = float64(count) / measured.Seconds()
-		// Ops intended in the measured part of the timeline actually run.
-		rep.TargetRate = (sched.Ops(end) - sched.Ops(sc.Warmup)) / measured.Seconds()
+		rep.TargetRate = float64(rep.ScheduledOps) / measured.Seconds()
+	}
+	if !cancelled && r.sentMeasured < rep.ScheduledOps {
+		rep.Dropped = rep.ScheduledOps - r.sentMeasured
+		r.markInvalid(fmt.Sprintf("dropped: %d of %d scheduled operations were never sent: the schedule ended (plus %v of grace) first; the generator or the target could not keep up",
+			rep.Dropped, rep.ScheduledOps, cfg.MaxLag))
 	}
 	r.mu.Lock()
 	rep.MaxLag = r.maxLag
@@ -278,6 +304,10 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 	sl := newSleeper()
 	defer sl.close()
 	maxLag := r.cfg.MaxLag
+	// Past stopAt nothing more is sent: every operation still unsent
+	// would be later than the validity bound, and an overloaded run must
+	// end with its schedule (Run counts the rest as dropped).
+	stopAt := r.t0.Add(sched.End() + maxLag)
 	var lagMarked, inflightMarked bool
 	for i := uint64(0); ; i++ {
 		off, ok := sched.At(i)
@@ -286,10 +316,17 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		}
 		intended := r.t0.Add(off)
 		if !sl.until(ctx, intended) {
+			r.cutAt = min(off, time.Since(r.t0))
 			return true
 		}
-		lag := time.Since(intended)
-		r.rec.RecordLag(lag)
+		now := time.Now()
+		if now.After(stopAt) {
+			return false
+		}
+		lag := now.Sub(intended)
+		if off >= r.warm {
+			r.rec.RecordLag(lag) // the summary and the log cover the measured phase
+		}
 		// maxLag and skipped are written only here and read by Run after
 		// dispatch returns: no lock needed.
 		if lag > r.maxLag {
@@ -308,10 +345,17 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 			}
 			for r.inflight.Load() >= int64(r.cfg.MaxInFlight) {
 				if ctx.Err() != nil {
+					r.cutAt = min(off, time.Since(r.t0))
 					return true
+				}
+				if time.Now().After(stopAt) {
+					return false
 				}
 				time.Sleep(100 * time.Microsecond)
 			}
+		}
+		if off >= r.warm {
+			r.sentMeasured++
 		}
 
 		// Choose the operation.
@@ -465,6 +509,7 @@ func (r *run) do(op recorder.Op, e pool.Entry, user int, off time.Duration) {
 			s.Err = driver.Other
 		}
 	}
+	r.counts.add(op, s.Err != "")
 	if off >= r.warm {
 		r.rec.Record(op, s)
 	}
@@ -498,8 +543,26 @@ func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
 			logErr = lw.Write(hs)
 		}
 	}
+	// Observers: the timeline's first phase now, the measured phase when
+	// it starts, and every ObserveEvery.
+	phase := PhaseMeasure
+	var measureAt <-chan time.Time
+	if r.warm > 0 {
+		phase = PhaseWarmup
+		mt := time.NewTimer(time.Until(measureStart))
+		defer mt.Stop()
+		measureAt = mt.C
+	}
+	r.obs.notify(r.observation(phase, true))
+	ot := time.NewTicker(r.cfg.ObserveEvery)
+	defer ot.Stop()
 	for {
 		select {
+		case <-measureAt:
+			phase = PhaseMeasure
+			r.obs.notify(r.observation(phase, true))
+		case <-ot.C:
+			r.obs.notify(r.observation(phase, false))
 		case <-stop:
 			closeInterval(time.Now(), true)
 			return logErr

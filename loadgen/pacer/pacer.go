@@ -170,14 +170,37 @@ func (p *piecewise) At(i uint64) (time.Duration, bool) {
 			return d, d < p.end
 		}
 		x = m / s.From
-	} else {
+	} else if m > 0 {
 		a := (s.To - s.From) / (2 * s.Duration.Seconds())
-		// Stable root of a·x² + r0·x − m = 0.
+		// Stable root of a·x² + r0·x − m = 0 (m > 0: a ramp from 0/s
+		// would otherwise give 0/0 for its first operation).
 		x = 2 * m / (s.From + math.Sqrt(s.From*s.From+4*a*m))
 	}
-	d := time.Duration(math.Round((p.start[k] + x) * 1e9))
-	if d >= p.end {
-		return 0, false
+	t := (p.start[k] + x) * 1e9
+	if math.IsNaN(t) || math.IsInf(t, 0) || t >= float64(p.end) {
+		return 0, false // never hand the dispatcher a time it cannot sleep until
 	}
-	return d, true
+	d := time.Duration(math.Round(t))
+	return d, d < p.end
+}
+
+// Count returns how many operations the schedule intends strictly before
+// t: an exact integer (the first i with At(i) ≥ t), for target rates and
+// for counting operations dropped when a run stops early.
+func Count(s Schedule, t time.Duration) uint64 {
+	if t <= 0 {
+		return 0
+	}
+	// Upper bound from the closed form, then binary search on At.
+	hi := uint64(math.Ceil(s.Ops(t))) + 2
+	lo := uint64(0)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if at, ok := s.At(mid); ok && at < t {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }

@@ -140,3 +140,89 @@ func TestBadSegments(t *testing.T) {
 		}
 	}
 }
+
+// TestRampFromZeroFirstOp: a ramp that starts at 0/s (the first stage,
+// or after a 0/s stage) gives its first operation a real time, not the
+// NaN of 0/0 that made the dispatcher sleep forever.
+func TestRampFromZeroFirstOp(t *testing.T) {
+	for name, stages := range map[string][]scenario.Stage{
+		"ramp first":       {{Ramp: true, RampTo: 50, Duration: 2 * time.Second}},
+		"zero then ramp":   {{Rate: 0, Duration: time.Second}, {Ramp: true, RampTo: 50, Duration: 2 * time.Second}},
+		"ramp down to 0/s": {{Rate: 50, Duration: time.Second}, {Ramp: true, RampTo: 0, Duration: time.Second}},
+	} {
+		var total time.Duration
+		for _, st := range stages {
+			total += st.Duration
+		}
+		s, err := FromScenario(&scenario.Scenario{Duration: total, Stages: stages})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		prev := time.Duration(-1)
+		n := uint64(0)
+		for ; ; n++ {
+			at, ok := s.At(n)
+			if !ok {
+				break
+			}
+			if at < prev || at < 0 || at >= s.End() {
+				t.Fatalf("%s: At(%d) = %v after %v (end %v)", name, n, at, prev, s.End())
+			}
+			prev = at
+		}
+		if want := Count(s, s.End()); n != want || n == 0 {
+			t.Errorf("%s: %d operations, Count says %d", name, n, want)
+		}
+	}
+}
+
+// TestCountExact: Count is the exact number of intended times before t.
+func TestCountExact(t *testing.T) {
+	s, _ := Piecewise([]Segment{{From: 3, To: 3, Duration: time.Second}, {From: 0, To: 100, Duration: 2 * time.Second}})
+	for _, tt := range []time.Duration{0, time.Nanosecond, 333_333_333, 333_333_334, time.Second, 1500 * time.Millisecond, s.End()} {
+		var want uint64
+		for i := uint64(0); ; i++ {
+			at, ok := s.At(i)
+			if !ok || at >= tt {
+				break
+			}
+			want++
+		}
+		if got := Count(s, tt); got != want {
+			t.Errorf("Count(%v) = %d, want %d", tt, got, want)
+		}
+	}
+}
+
+// FuzzPiecewise: for any valid segments, intended times are finite,
+// non-decreasing, inside the timeline, and Count agrees with At.
+func FuzzPiecewise(f *testing.F) {
+	f.Add(0.0, 50.0, int64(2e9), 10.0, 10.0, int64(1e9))
+	f.Add(0.0, 0.0, int64(1e9), 0.0, 7.0, int64(1e9))
+	f.Add(1e6, 1.0, int64(1e6), 3.0, 3.0, int64(3e9))
+	f.Fuzz(func(t *testing.T, a0, a1 float64, d0 int64, b0, b1 float64, d1 int64) {
+		segs := []Segment{{From: a0, To: a1, Duration: time.Duration(d0)}, {From: b0, To: b1, Duration: time.Duration(d1)}}
+		s, err := Piecewise(segs)
+		if err != nil {
+			return
+		}
+		if s.Ops(s.End()) > 20_000 {
+			return // keep each case cheap
+		}
+		prev := time.Duration(-1)
+		var n uint64
+		for ; ; n++ {
+			at, ok := s.At(n)
+			if !ok {
+				break
+			}
+			if at < prev || at < 0 || at >= s.End() {
+				t.Fatalf("At(%d) = %v after %v, end %v", n, at, prev, s.End())
+			}
+			prev = at
+		}
+		if c := Count(s, s.End()); c != n {
+			t.Fatalf("Count(End) = %d, At gave %d operations", c, n)
+		}
+	})
+}

@@ -9,11 +9,13 @@ import (
 )
 
 // LogWriter writes latency.hlog: the standard HdrHistogram interval log
-// (format 1.3), one tagged histogram per operation kind per interval,
-// timestamps relative to the start of the measured phase. Values are
-// microseconds; the writer's Interval_Max column divides by 10^6 and so
-// reads in seconds (use HistogramLogProcessor -outputValueUnitRatio 1000
-// for milliseconds).
+// (format 1.3), per interval one tagged histogram per operation kind
+// (corrected latency, tag "validate"), its uncorrected latency (tag
+// "uncorrected.validate") and the schedule lag (tag "lag"), timestamps
+// relative to the start of the measured phase. Values are microseconds;
+// the writer's Interval_Max column divides by 10^6 and so reads in
+// seconds (use HistogramLogProcessor -outputValueUnitRatio 1000 for
+// milliseconds).
 type LogWriter struct {
 	w *hdrhistogram.HistogramLogWriter
 }
@@ -22,13 +24,24 @@ type LogWriter struct {
 func NewLogWriter(w io.Writer, start time.Time) (*LogWriter, error) {
 	lw := hdrhistogram.NewHistogramLogWriter(w)
 	ms := start.UnixMilli()
+	// StartTime and BaseTime carry milliseconds: the library writes whole
+	// seconds, which shifts every interval by up to 1 s in the Java and
+	// JS readers (interval times are relative to the millisecond base).
+	secs := fmt.Sprintf("%d.%03d", ms/1000, ms%1000)
 	for _, f := range []func() error{
 		lw.OutputLogFormatVersion,
 		func() error {
-			return lw.OutputComment("[loadgen corrected latency (from intended send time), microseconds; tags: create validate destroy bad_token unknown_session]")
+			return lw.OutputComment("[loadgen latency, microseconds. Tags: create validate destroy bad_token unknown_session = corrected " +
+				"(from the intended send time); uncorrected.<op> = from the actual send; lag = schedule lag]")
 		},
-		func() error { return lw.OutputStartTime(ms) },
-		func() error { return lw.OutputBaseTime(ms) },
+		func() error {
+			_, err := fmt.Fprintf(w, "#[StartTime: %s (seconds since epoch), %s]\n", secs, start.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+			return err
+		},
+		func() error {
+			_, err := fmt.Fprintf(w, "#[BaseTime: %s (seconds since epoch)]\n", secs)
+			return err
+		},
 		lw.OutputLegend,
 	} {
 		if err := f(); err != nil {

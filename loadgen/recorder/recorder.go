@@ -10,6 +10,7 @@ package recorder
 
 import (
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,12 +90,34 @@ func NewHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(LowestUs, HighestUs, SigFigs)
 }
 
+// Interval-log tags besides the operation names: the uncorrected latency
+// of an operation kind is tagged UncorrectedTag(op), the schedule lag
+// LagTag.
+const (
+	uncorrectedTagPrefix = "uncorrected."
+	LagTag               = "lag"
+)
+
+// UncorrectedTag is the hlog tag of op's uncorrected latency, e.g.
+// "uncorrected.validate".
+func UncorrectedTag(op Op) string { return uncorrectedTagPrefix + op.String() }
+
+// ParseTag reads an hlog tag: an operation's corrected latency (op,
+// false), its uncorrected latency (op, true), or neither (the lag tag,
+// or a tag of another tool): ok false.
+func ParseTag(tag string) (op Op, uncorrected, ok bool) {
+	name, unc := strings.CutPrefix(tag, uncorrectedTagPrefix)
+	op, ok = ParseOp(name)
+	return op, unc, ok
+}
+
 // opRec is one kind's state, behind its own mutex so kinds never contend.
 type opRec struct {
 	mu          sync.Mutex
 	interval    *hdrhistogram.Histogram // corrected, since the last Tick
+	uncInterval *hdrhistogram.Histogram // uncorrected, since the last Tick
 	corrected   *hdrhistogram.Histogram // corrected, up to the last Tick
-	uncorrected *hdrhistogram.Histogram
+	uncorrected *hdrhistogram.Histogram // uncorrected, up to the last Tick
 	count       uint64
 	errors      uint64
 	expected    uint64
@@ -108,17 +131,19 @@ type opRec struct {
 type Recorder struct {
 	ops [NumOps]opRec
 
-	lagMu      sync.Mutex
-	lag        *hdrhistogram.Histogram
-	lagClamped uint64
+	lagMu       sync.Mutex
+	lag         *hdrhistogram.Histogram // up to the last Tick
+	lagInterval *hdrhistogram.Histogram // since the last Tick
+	lagClamped  uint64
 }
 
 // New returns an empty Recorder.
 func New() *Recorder {
-	r := &Recorder{lag: NewHistogram()}
+	r := &Recorder{lag: NewHistogram(), lagInterval: NewHistogram()}
 	for i := range r.ops {
 		o := &r.ops[i]
 		o.interval = NewHistogram()
+		o.uncInterval = NewHistogram()
 		o.corrected = NewHistogram()
 		o.uncorrected = NewHistogram()
 		o.errByClass = map[driver.Class]uint64{}
@@ -147,7 +172,7 @@ func (r *Recorder) Record(op Op, s Sample) {
 	o := &r.ops[op]
 	o.mu.Lock()
 	_ = o.interval.RecordValue(c)
-	_ = o.uncorrected.RecordValue(u)
+	_ = o.uncInterval.RecordValue(u)
 	o.count++
 	if cc || uc {
 		o.clamped++
@@ -163,11 +188,12 @@ func (r *Recorder) Record(op Op, s Sample) {
 	o.mu.Unlock()
 }
 
-// RecordLag adds one schedule-lag observation (actual dispatch − intended).
+// RecordLag adds one schedule-lag observation (actual dispatch − intended)
+// of a measured operation.
 func (r *Recorder) RecordLag(d time.Duration) {
 	v, clamped := toUs(d)
 	r.lagMu.Lock()
-	_ = r.lag.RecordValue(v)
+	_ = r.lagInterval.RecordValue(v)
 	if clamped {
 		r.lagClamped++
 	}
@@ -176,24 +202,39 @@ func (r *Recorder) RecordLag(d time.Duration) {
 
 // Tick closes the current interval: it returns, for every kind that had
 // samples, a copy of its corrected interval histogram tagged with the
-// kind's name and stamped with [startMs, endMs] (ms since the epoch), and
-// folds the interval into the running totals.
+// kind's name and of its uncorrected one tagged UncorrectedTag, then the
+// schedule lag tagged LagTag, each stamped with [startMs, endMs] (ms
+// since the epoch), and folds the interval into the running totals: the
+// log holds every histogram the summary is made of.
 func (r *Recorder) Tick(startMs, endMs int64) []*hdrhistogram.Histogram {
 	var out []*hdrhistogram.Histogram
+	emit := func(src *hdrhistogram.Histogram, tag string) {
+		h := src.Clone()
+		h.SetTag(tag)
+		h.SetStartTimeMs(startMs)
+		h.SetEndTimeMs(endMs)
+		out = append(out, h)
+	}
 	for i := range r.ops {
 		o := &r.ops[i]
 		o.mu.Lock()
 		if o.interval.TotalCount() > 0 {
-			h := o.interval.Clone()
-			h.SetTag(Op(i).String())
-			h.SetStartTimeMs(startMs)
-			h.SetEndTimeMs(endMs)
-			out = append(out, h)
+			emit(o.interval, Op(i).String())
+			emit(o.uncInterval, UncorrectedTag(Op(i)))
 			o.corrected.Merge(o.interval)
+			o.uncorrected.Merge(o.uncInterval)
 			o.interval.Reset()
+			o.uncInterval.Reset()
 		}
 		o.mu.Unlock()
 	}
+	r.lagMu.Lock()
+	if r.lagInterval.TotalCount() > 0 {
+		emit(r.lagInterval, LagTag)
+		r.lag.Merge(r.lagInterval)
+		r.lagInterval.Reset()
+	}
+	r.lagMu.Unlock()
 	return out
 }
 
@@ -226,9 +267,11 @@ func (r *Recorder) Snapshot() Snapshot {
 		o.mu.Lock()
 		c := o.corrected.Clone()
 		c.Merge(o.interval)
+		u := o.uncorrected.Clone()
+		u.Merge(o.uncInterval)
 		st := OpStats{
 			Op: Op(i), Count: o.count, Errors: o.errors, ExpectedRejections: o.expected,
-			Clamped: o.clamped, Corrected: c, Uncorrected: o.uncorrected.Clone(),
+			Clamped: o.clamped, Corrected: c, Uncorrected: u,
 			ErrorsByClass: map[driver.Class]uint64{}, ExpectedByReason: map[string]uint64{},
 		}
 		for k, v := range o.errByClass {
@@ -242,6 +285,7 @@ func (r *Recorder) Snapshot() Snapshot {
 	}
 	r.lagMu.Lock()
 	s.Lag = r.lag.Clone()
+	s.Lag.Merge(r.lagInterval)
 	s.LagClamped = r.lagClamped
 	r.lagMu.Unlock()
 	return s

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/sessionbench/sessionbench/loadgen/driver"
 )
 
@@ -66,7 +68,7 @@ func TestConcurrentRecord(t *testing.T) {
 func TestHlogRoundTrip(t *testing.T) {
 	r := New()
 	var buf bytes.Buffer
-	start := time.Unix(1_700_000_000, 0)
+	start := time.Unix(1_700_000_000, 250_000_000) // a start with milliseconds
 	lw, err := NewLogWriter(&buf, start)
 	if err != nil {
 		t.Fatal(err)
@@ -76,15 +78,20 @@ func TestHlogRoundTrip(t *testing.T) {
 		for i := 0; i <= sec*10; i++ {
 			op := Op(i % 3)
 			r.Record(op, Sample{Done: time.Duration(i+1) * time.Millisecond})
+			r.RecordLag(time.Duration(i) * time.Microsecond)
 			want[op.String()]++
+			want[UncorrectedTag(op)]++
+			want[LagTag]++
 		}
 		hs := r.Tick(start.Add(time.Duration(sec)*time.Second).UnixMilli(), start.Add(time.Duration(sec+1)*time.Second).UnixMilli())
 		if err := lw.Write(hs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !strings.Contains(buf.String(), "Tag=validate,") || !strings.Contains(buf.String(), "#[StartTime: 1700000000") {
-		t.Fatalf("log lacks tags or start time:\n%s", buf.String())
+	for _, w := range []string{"Tag=validate,", "Tag=uncorrected.validate,", "Tag=lag,", "#[StartTime: 1700000000.250 ", "#[BaseTime: 1700000000.250 "} {
+		if !strings.Contains(buf.String(), w) {
+			t.Fatalf("log lacks %q:\n%s", w, buf.String())
+		}
 	}
 	hs, err := ReadLog(&buf)
 	if err != nil {
@@ -102,9 +109,33 @@ func TestHlogRoundTrip(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("tags read %v, wrote %v", got, want)
 	}
-	// Totals still hold everything after the ticks.
-	if n, _ := r.Snapshot().Totals(); int64(n) != want["create"]+want["validate"]+want["destroy"] {
+	// Totals still hold everything after the ticks, and equal the merge
+	// of each tag's intervals.
+	snap := r.Snapshot()
+	if n, _ := snap.Totals(); int64(n) != want["create"]+want["validate"]+want["destroy"] {
 		t.Errorf("snapshot total %d", n)
+	}
+	merged := map[string]*hdrhistogram.Histogram{}
+	for _, h := range hs {
+		if merged[h.Tag()] == nil {
+			merged[h.Tag()] = NewHistogram()
+		}
+		merged[h.Tag()].Merge(h)
+	}
+	for _, op := range []Op{Create, Validate, Destroy} {
+		st := snap.Ops[op]
+		for tag, total := range map[string]*hdrhistogram.Histogram{op.String(): st.Corrected, UncorrectedTag(op): st.Uncorrected} {
+			if m := merged[tag]; m == nil || !m.Equals(total) {
+				t.Errorf("merged intervals of %s differ from the snapshot", tag)
+			}
+		}
+	}
+	if !merged[LagTag].Equals(snap.Lag) {
+		t.Error("merged lag intervals differ from the snapshot's lag")
+	}
+	// Interval start times read back relative to the millisecond base.
+	if s := hs[0].StartTimeMs(); s != start.UnixMilli() {
+		t.Errorf("first interval starts at %d ms, want %d", s, start.UnixMilli())
 	}
 }
 

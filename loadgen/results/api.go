@@ -44,6 +44,7 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 		Load: Load{
 			TargetRate: rep.TargetRate, AchievedRate: rep.AchievedRate,
 			MaxLagMs: float64(rep.MaxLag) / float64(time.Millisecond), LagMs: latency(rep.Stats.Lag), Valid: rep.Valid,
+			ScheduledOps: rep.ScheduledOps, Dropped: rep.Dropped,
 			InvalidReasons: append([]string{}, rep.InvalidReasons...),
 		},
 		Ops:    map[string]OpSummary{},
@@ -88,8 +89,57 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 			}
 		}
 	}
-	s.SLO = Evaluate(rep.Scenario.SLO, s)
+	if count, _ := rep.Stats.Totals(); count == 0 {
+		s.SLO = SLOResult{Terms: map[string]SLOTerm{}, NotEvaluated: "nothing was measured"}
+	} else {
+		s.SLO = Evaluate(rep.Scenario.SLO, s)
+	}
+	s.Verdict, s.VerdictReasons = s.decide()
 	return s
+}
+
+// decide gives the run's verdict and its reasons (see the Verdict
+// constants for the precedence).
+func (s *Summary) decide() (string, []string) {
+	var n, failed uint64
+	for _, m := range []map[string]OpSummary{s.Ops, s.InvalidOps} {
+		for _, o := range m {
+			n += o.Count
+			failed += o.Errors
+		}
+	}
+	switch {
+	case s.Partial:
+		why := "interrupted before the schedule ended"
+		if n == 0 {
+			why += ", before anything was measured"
+		}
+		return VerdictPartial, []string{why}
+	case n == 0:
+		return VerdictFailed, []string{"no operation was recorded in the measured phase"}
+	case failed == n:
+		return VerdictFailed, []string{fmt.Sprintf("every operation failed (%s): the target is not serving", classList(s.Errors.ByClass))}
+	case !s.Load.Valid:
+		return VerdictInvalid, append([]string{}, s.Load.InvalidReasons...)
+	case !s.SLO.Passed:
+		var why []string
+		for _, k := range sortedKeys(s.SLO.Terms) {
+			if !s.SLO.Terms[k].Passed {
+				why = append(why, "SLO "+k+" breached")
+			}
+		}
+		return VerdictSLOBreach, why
+	}
+	return VerdictPass, nil
+}
+
+// classList formats error counts as "server_5xx=60 timeout=2".
+func classList(m map[string]uint64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }
 
 // ErrorRate is errors over all recorded operations excluding expected
@@ -169,7 +219,9 @@ func (s *Summary) Write(dir string) error {
 // validity and SLO lines.
 func (s *Summary) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tcount\trate/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\terrors\texpected 401\t")
+	// "expected" counts the rejections the scenario asked for (a 401 over
+	// HTTP, a not-found from the store driver).
+	fmt.Fprintln(tw, "op\tcount\trate/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\terrors\texpected\t")
 	row := func(name string, o OpSummary) {
 		l := o.LatencyMs
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t\n",
@@ -184,12 +236,14 @@ func (s *Summary) WriteTable(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "latency corrected for coordinated omission (from intended send time); duration %.1fs, target %.1f/s, achieved %.1f/s, schedule lag p50 %.3fms p99 %.3fms max %.1fms\n",
 		s.DurationS, s.Load.TargetRate, s.Load.AchievedRate, s.Load.LagMs.P50, s.Load.LagMs.P99, s.Load.MaxLagMs)
+	if s.Load.Dropped > 0 {
+		fmt.Fprintf(w, "dropped: %d of %d scheduled operations were never sent\n", s.Load.Dropped, s.Load.ScheduledOps)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	if len(s.Errors.ByClass) > 0 {
-		var parts []string
-		for _, k := range sortedKeys(s.Errors.ByClass) {
-			parts = append(parts, fmt.Sprintf("%s=%d", k, s.Errors.ByClass[k]))
-		}
-		fmt.Fprintf(w, "errors: %s\n", strings.Join(parts, " "))
+		fmt.Fprintf(w, "errors: %s\n", classList(s.Errors.ByClass))
 	}
 	if s.Skipped[engine.SkippedEmptyPool] > 0 {
 		fmt.Fprintf(w, "skipped_empty_pool: %d validates/destroys found no live session and ran as creates\n", s.Skipped[engine.SkippedEmptyPool])
@@ -202,6 +256,10 @@ func (s *Summary) WriteTable(w io.Writer) {
 		fmt.Fprintln(w, "validity: valid (schedule kept)")
 	} else {
 		fmt.Fprintf(w, "validity: INVALID: %s\n", strings.Join(s.Load.InvalidReasons, "; "))
+	}
+	if s.SLO.NotEvaluated != "" {
+		fmt.Fprintf(w, "slo: not evaluated: %s\n", s.SLO.NotEvaluated)
+		return
 	}
 	if len(s.SLO.Terms) == 0 {
 		fmt.Fprintln(w, "slo: none")

@@ -38,7 +38,32 @@ type Summary struct {
 	Seed uint64 `json:"seed"`
 	// Skipped counts scheduled operations replaced by a create, by reason.
 	Skipped map[string]uint64 `json:"skipped,omitempty"`
+	// Verdict is the run's outcome in one word (Verdict* constants), and
+	// VerdictReasons say why; the CLI's exit code follows Verdict.
+	Verdict        string   `json:"verdict"`
+	VerdictReasons []string `json:"verdict_reasons,omitempty"`
+	// Notes are facts a reader of the numbers needs (e.g. a scenario
+	// setting that does not apply to the driver used).
+	Notes []string `json:"notes,omitempty"`
+	// Label names the run's tier or variant for comparisons (--label,
+	// e.g. memorystore-standard-m2).
+	Label string `json:"label,omitempty"`
 }
+
+// Verdicts, in the order they take precedence.
+const (
+	// VerdictPartial: interrupted before the schedule ended (exit 1).
+	VerdictPartial = "partial"
+	// VerdictFailed: every recorded operation failed, or none was
+	// recorded: the target is not serving (exit 1).
+	VerdictFailed = "failed"
+	// VerdictInvalid: the generator did not keep its schedule (exit 1).
+	VerdictInvalid = "invalid"
+	// VerdictSLOBreach: an SLO term of the scenario failed (exit 3).
+	VerdictSLOBreach = "slo_breach"
+	// VerdictPass: none of the above (exit 0).
+	VerdictPass = "pass"
+)
 
 // Target describes what was measured. The CLI fills it.
 type Target struct {
@@ -51,9 +76,29 @@ type Target struct {
 
 // Redis describes the Redis behind the target.
 type Redis struct {
+	// Mode is embedded, local, container, url, or unknown (an external
+	// target without --redis).
 	Mode    string `json:"mode"`
 	Version string `json:"version"`
 	Addr    string `json:"addr,omitempty"`
+	// Profile is the tier profile loadgen started (local, container).
+	Profile     string   `json:"profile,omitempty"`
+	Cluster     bool     `json:"cluster,omitempty"`
+	Primaries   []string `json:"primaries,omitempty"`
+	Replicas    int      `json:"replicas,omitempty"`
+	TLS         bool     `json:"tls,omitempty"`
+	Persistence string   `json:"persistence,omitempty"`
+	// MaxMemory is maxmemory in bytes (0: none) and MaxMemoryPolicy its
+	// eviction policy.
+	MaxMemory       uint64 `json:"maxmemory,omitempty"`
+	MaxMemoryPolicy string `json:"maxmemory_policy,omitempty"`
+	Image           string `json:"image,omitempty"`
+	// KeyPrefix is the run's own key prefix on a shared Redis (URL mode).
+	KeyPrefix string `json:"key_prefix,omitempty"`
+	// Chosen says why --redis auto picked this mode.
+	Chosen string `json:"chosen,omitempty"`
+	// NotRedis warns that the numbers are not Redis performance.
+	NotRedis string `json:"not_redis,omitempty"`
 }
 
 // Load describes whether the generator kept its schedule.
@@ -61,10 +106,16 @@ type Load struct {
 	TargetRate   float64 `json:"target_rate"`
 	AchievedRate float64 `json:"achieved_rate"`
 	MaxLagMs     float64 `json:"max_lag_ms"`
-	// LagMs is the schedule-lag distribution (dispatch − intended time,
-	// warmup included): how precisely the generator kept its schedule.
+	// LagMs is the schedule-lag distribution of the measured phase
+	// (dispatch − intended time): how precisely the generator kept its
+	// schedule.
 	// Its p50 is the floor under every corrected latency.
-	LagMs          Latency  `json:"lag_ms"`
+	LagMs Latency `json:"lag_ms"`
+	// ScheduledOps is what the schedule intended in the measured phase;
+	// Dropped is the part of it never sent (the run ended with its
+	// schedule while the generator or target was behind).
+	ScheduledOps   uint64   `json:"scheduled_ops"`
+	Dropped        uint64   `json:"dropped"`
 	Valid          bool     `json:"valid"`
 	InvalidReasons []string `json:"invalid_reasons"`
 }
@@ -102,7 +153,7 @@ type Errors struct {
 }
 
 // Memory of the generator (filled by New) and of the target (filled by
-// the CLI, zero/omitted when unknown).
+// the harness, zero/omitted when unknown).
 type Memory struct {
 	LoadgenRSSStartBytes  uint64  `json:"loadgen_rss_start_bytes,omitempty"`
 	LoadgenRSSEndBytes    uint64  `json:"loadgen_rss_end_bytes,omitempty"`
@@ -111,13 +162,68 @@ type Memory struct {
 	RedisUsedMemoryAfter  uint64  `json:"redis_used_memory_after,omitempty"`
 	SessionsLiveEnd       uint64  `json:"sessions_live_end,omitempty"`
 	BytesPerSession       float64 `json:"bytes_per_session,omitempty"`
+	MemoryAnalysis
+}
+
+// MemoryAnalysis is what the timeline says about memory (see
+// sampler.Analyze).
+type MemoryAnalysis struct {
+	// Series holds start, end, peak and slope of every timeline series
+	// that was sampled, by its timeline.csv column name.
+	Series map[string]SeriesStats `json:"series,omitempty"`
+	// RedisBytesPerSession is Redis memory growth per live session: the
+	// least-squares coefficient of the data's memory (timeline series
+	// redis_data_memory: used_memory without client and script buffers)
+	// on the live-session count, with time as a second regressor so that
+	// a leak does not inflate it.
+	RedisBytesPerSession float64 `json:"redis_bytes_per_session,omitempty"`
+	// RedisBytesPerSessionSampled cross-checks it with MEMORY USAGE on a
+	// sample of keys.
+	RedisBytesPerSessionSampled *SampledSessionSize `json:"redis_bytes_per_session_sampled,omitempty"`
+	// Leak is the leak verdict.
+	Leak LeakVerdict `json:"leak"`
+}
+
+// SeriesStats summarises one timeline series.
+type SeriesStats struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+	Peak  float64 `json:"peak"`
+	// SlopePerMin is the least-squares growth per minute over the run.
+	SlopePerMin float64 `json:"slope_per_min"`
+}
+
+// SampledSessionSize is MEMORY USAGE on a sample of the run's keys: a
+// session key's size, an index key's size per entry (its share of each
+// session), and their sum per session.
+type SampledSessionSize struct {
+	SessionKeys     int     `json:"session_keys_sampled"`
+	SessionKeyBytes float64 `json:"session_key_bytes"`
+	IndexKeys       int     `json:"index_keys_sampled"`
+	IndexEntryBytes float64 `json:"index_entry_bytes"`
+	PerSessionBytes float64 `json:"per_session_bytes"`
+}
+
+// LeakVerdict says whether memory grew in a way live sessions do not
+// explain: keys without a TTL, Redis memory, the server's heap or its
+// goroutines growing at a given session count.
+type LeakVerdict struct {
+	Suspected bool `json:"suspected"`
+	// Reasons say what looks like a leak; Checks what was checked and
+	// held (or could not be judged).
+	Reasons []string `json:"reasons,omitempty"`
+	Checks  []string `json:"checks,omitempty"`
 }
 
 // SLOResult is the scenario's SLO evaluated against the run.
 type SLOResult struct {
 	// Passed is true when every term passed (true when there are none).
+	// It is false when the SLO could not be evaluated.
 	Passed bool               `json:"passed"`
 	Terms  map[string]SLOTerm `json:"terms"`
+	// NotEvaluated says why there is no verdict (nothing was measured);
+	// empty when the terms were evaluated.
+	NotEvaluated string `json:"not_evaluated,omitempty"`
 }
 
 // SLOTerm is one evaluated SLO term. Latency terms use ThresholdMs and

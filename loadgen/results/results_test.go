@@ -180,3 +180,63 @@ func TestWriteSummaryReadableByOthers(t *testing.T) {
 		t.Errorf("summary.json mode = %v, want 0644", got)
 	}
 }
+
+// TestVerdicts: one verdict per run, in a fixed precedence, with reasons.
+func TestVerdicts(t *testing.T) {
+	failing := func() *engine.Report {
+		rep := report(t, "")
+		r := recorder.New()
+		for i := 0; i < 60; i++ {
+			r.Record(recorder.Create, recorder.Sample{Done: time.Millisecond, Err: driver.Server5xx})
+		}
+		rep.Stats = r.Snapshot()
+		return rep
+	}
+	empty := func() *engine.Report {
+		rep := report(t, "slo: {create.p99: 500ms}\n")
+		rep.Stats = recorder.New().Snapshot()
+		return rep
+	}
+	cases := []struct {
+		name   string
+		rep    func() *engine.Report
+		want   string
+		reason string
+	}{
+		{"pass", func() *engine.Report { return report(t, "") }, VerdictPass, ""},
+		{"slo", func() *engine.Report { return report(t, "slo: {validate.max: 10ms}\n") }, VerdictSLOBreach, "validate.max"},
+		{"invalid", func() *engine.Report {
+			r := report(t, "slo: {validate.max: 10ms}\n")
+			r.Valid, r.InvalidReasons = false, []string{"schedule lag: too late"}
+			return r
+		}, VerdictInvalid, "schedule lag"},
+		// 60 of 60 answered 5xx with no SLO: a failed run, not a pass.
+		{"all failed", failing, VerdictFailed, "every operation failed (server_5xx=60)"},
+		{"nothing measured", empty, VerdictFailed, "no operation was recorded"},
+		{"partial before measuring", func() *engine.Report { r := empty(); r.Partial = true; return r }, VerdictPartial, "before anything was measured"},
+	}
+	for _, c := range cases {
+		s := New(c.rep(), Target{}, Env{})
+		if s.Verdict != c.want || (c.reason != "" && !strings.Contains(strings.Join(s.VerdictReasons, ";"), c.reason)) {
+			t.Errorf("%s: verdict %q %v; want %q with %q", c.name, s.Verdict, s.VerdictReasons, c.want, c.reason)
+		}
+	}
+}
+
+// TestNothingMeasuredHasNoSLOVerdict: interrupted before the measured
+// phase, the SLO is not evaluated (it printed "create.p99 0.000ms ≤
+// 500ms BREACH" next to "validity: valid").
+func TestNothingMeasuredHasNoSLOVerdict(t *testing.T) {
+	rep := report(t, "slo: {create.p99: 500ms}\n")
+	rep.Stats = recorder.New().Snapshot()
+	rep.Partial = true
+	s := New(rep, Target{}, Env{})
+	if s.SLO.Passed || len(s.SLO.Terms) != 0 || s.SLO.NotEvaluated == "" {
+		t.Errorf("slo %+v; want not evaluated", s.SLO)
+	}
+	var b bytes.Buffer
+	s.WriteTable(&b)
+	if strings.Contains(b.String(), "BREACH") || !strings.Contains(b.String(), "slo: not evaluated: nothing was measured") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}

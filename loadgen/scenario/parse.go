@@ -1,7 +1,10 @@
 package scenario
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"regexp"
@@ -12,11 +15,24 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// MaxFileBytes bounds a scenario file: real scenarios are a few hundred
+// bytes, and YAML decoding of a huge file costs gigabytes before any
+// field could be refused.
+const MaxFileBytes = 1 << 20
+
 // Load reads and validates the scenario file at path.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read scenario %s: %w", path, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d KiB; a scenario file is a few lines of YAML (is this the right file?)", path, MaxFileBytes>>10)
 	}
 	return Parse(data, path)
 }
@@ -75,8 +91,21 @@ func (p *parser) duration(n *yaml.Node, field, example string) (time.Duration, e
 		return 0, err
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, p.errf(n, "%s: %q is not a positive duration; write e.g. %s", field, s, example)
+	if err != nil || d <= 0 || d > MaxTimeline {
+		return 0, p.errf(n, "%s: %q is not a positive duration up to %v; write e.g. %s", field, s, MaxTimeline, example)
+	}
+	return d, nil
+}
+
+// nonNegDuration is duration where zero is a normal choice (warmup: 0s).
+func (p *parser) nonNegDuration(n *yaml.Node, field, example string) (time.Duration, error) {
+	s, err := p.scalar(n, field)
+	if err != nil {
+		return 0, err
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > MaxTimeline {
+		return 0, p.errf(n, "%s: %q is not a duration from 0s to %v; write e.g. %s", field, s, MaxTimeline, example)
 	}
 	return d, nil
 }
@@ -134,12 +163,27 @@ func (p *parser) percent(n *yaml.Node, field string) (float64, error) {
 // messages ("scenarios/x.yaml:12: ...").
 func Parse(data []byte, filename string) (*Scenario, error) {
 	p := &parser{file: filename}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d KiB; a scenario file is a few lines of YAML", filename, MaxFileBytes>>10)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty scenario; it needs at least name, duration, rate and mix", filename)
+		}
 		return nil, fmt.Errorf("%s: not valid YAML: %w", filename, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty scenario; it needs at least name, duration, rate and mix", filename)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return nil, fmt.Errorf("%s: a second YAML document (after ---) is not allowed, and it is not valid YAML: %w", filename, err)
+		}
+		return nil, fmt.Errorf("%s:%d: a second YAML document (after ---) would be ignored; one scenario per file: remove it or move it to its own file", filename, line)
 	}
 	root := doc.Content[0]
 	f, err := p.fields(root, "scenario", "name", "description", "duration", "warmup", "rate", "stages",
@@ -172,7 +216,7 @@ func Parse(data []byte, filename string) (*Scenario, error) {
 		}
 	}
 	if n, ok := f["warmup"]; ok {
-		if s.Warmup, err = p.duration(n, "warmup", "10s"); err != nil {
+		if s.Warmup, err = p.nonNegDuration(n, "warmup", "10s or 0s"); err != nil {
 			return nil, err
 		}
 	}
@@ -212,6 +256,13 @@ func Parse(data []byte, filename string) (*Scenario, error) {
 		}
 	} else {
 		return nil, p.errf(root, "missing \"duration\"; add e.g. duration: 60s")
+	}
+
+	if s.Warmup+s.Duration > MaxTimeline {
+		return nil, p.errf(root, "warmup %v + duration %v is longer than %v; shorten them", s.Warmup, s.Duration, MaxTimeline)
+	}
+	if err := s.checkSchedulesWork(); err != nil {
+		return nil, p.errf(root, "%v", err)
 	}
 
 	n, err = need("mix")
@@ -268,6 +319,7 @@ func (p *parser) stages(n *yaml.Node, s *Scenario) error {
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
 		return p.errf(n, "stages must be a non-empty list; write e.g. stages: [{rate: 200/s, duration: 30s}, {ramp_to: 2000/s, duration: 60s}]")
 	}
+	var total time.Duration
 	for i, sn := range n.Content {
 		what := fmt.Sprintf("stages[%d]", i)
 		f, err := p.fields(sn, what, "rate", "ramp_to", "duration")
@@ -296,6 +348,9 @@ func (p *parser) stages(n *yaml.Node, s *Scenario) error {
 		}
 		if st.Duration, err = p.duration(dn, what+".duration", "30s"); err != nil {
 			return err
+		}
+		if total += st.Duration; total > MaxTimeline {
+			return p.errf(dn, "stages last more than %v in all; shorten them", MaxTimeline)
 		}
 		s.Stages = append(s.Stages, st)
 	}

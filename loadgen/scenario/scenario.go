@@ -29,6 +29,9 @@ const (
 	MaxDataBytes = 1 << 20
 	// MaxRate bounds any rate (operations per second).
 	MaxRate = 10_000_000
+	// MaxTimeline bounds warmup + duration (and any one stage): longer
+	// than any soak, short enough that no sum of them overflows.
+	MaxTimeline = 30 * 24 * time.Hour
 )
 
 // Scenario is one validated load scenario. Durations and rates are already
@@ -163,12 +166,47 @@ func (s *Scenario) Apply(o Overrides) error {
 	}
 	if o.Duration != "" {
 		d, err := time.ParseDuration(o.Duration)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("--duration: %q is not a positive duration; write e.g. 30s or 2m", o.Duration)
+		if err != nil || d <= 0 || d > MaxTimeline {
+			return fmt.Errorf("--duration: %q is not a positive duration up to %v; write e.g. 30s or 2m", o.Duration, MaxTimeline)
 		}
 		s.Duration = d
 	}
+	if s.Warmup+s.Duration > MaxTimeline {
+		return fmt.Errorf("--duration: warmup %v + duration %v is longer than %v", s.Warmup, s.Duration, MaxTimeline)
+	}
+	if err := s.checkSchedulesWork(); err != nil {
+		return fmt.Errorf("with --rate/--duration: %w", err)
+	}
 	return nil
+}
+
+// checkSchedulesWork refuses a schedule that sends nothing in the
+// measured phase (e.g. stages: [{rate: 0/s}]), as rate: 0/s is refused:
+// such a run would measure nothing and report it as a pass.
+func (s *Scenario) checkSchedulesWork() error {
+	if len(s.Stages) == 0 {
+		return nil // rate is checked positive where it is parsed
+	}
+	// The rate in force during the measured phase: any stage that
+	// overlaps it with a positive rate (or a ramp to or from one).
+	var at time.Duration
+	prev := Rate(0)
+	end := s.Warmup + s.Duration
+	for _, st := range s.Stages {
+		from, to := st.Rate, st.Rate
+		if st.Ramp {
+			from, to = prev, st.RampTo
+		}
+		if at+st.Duration > s.Warmup && at < end && (from > 0 || to > 0) {
+			return nil
+		}
+		at += st.Duration
+		prev = to
+	}
+	if at < end && prev > 0 {
+		return nil // the last rate holds to the end
+	}
+	return fmt.Errorf("stages schedule no operation in the measured phase (after warmup %v); give a stage a positive rate, e.g. {rate: 100/s, duration: 30s}", s.Warmup)
 }
 
 // ParseRate parses "1000/s", "60/m", "2k/s", "1.5k/s", "100/ms"... into

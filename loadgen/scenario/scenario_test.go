@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +121,13 @@ func TestParseBadFiles(t *testing.T) {
 		{"not yaml", "name: [\n", []string{"bad.yaml: not valid YAML"}},
 		{"empty", "", []string{"empty scenario"}},
 		{"top is list", "- a\n", []string{"scenario must be a mapping"}},
+		{"second document", base + "---\nname: y\n", []string{"bad.yaml:5:", "second YAML document"}},
+		{"only zero-rate stage", "name: x\nduration: 1s\nstages: [{rate: 0/s, duration: 1s}]\nmix: {create: 1}\n", []string{"schedule no operation in the measured phase"}},
+		{"zero rate after warmup", "name: x\nwarmup: 1s\nduration: 2s\nstages: [{rate: 5/s, duration: 1s}, {rate: 0/s, duration: 2s}]\nmix: {create: 1}\n", []string{"schedule no operation"}},
+		{"warmup overflow", base + "warmup: 2000000h\n", []string{"bad.yaml:5:", "warmup:", "720h"}},
+		{"duration overflow", "name: x\nduration: 2562047h\nrate: 1/s\nmix: {create: 1}\n", []string{"bad.yaml:2:", "duration:"}},
+		{"timeline too long", "name: x\nduration: 500h\nwarmup: 500h\nrate: 1/s\nmix: {create: 1}\n", []string{"longer than 720h"}},
+		{"stages too long", "name: x\nstages: [{rate: 1/s, duration: 700h}, {rate: 1/s, duration: 700h}]\nmix: {create: 1}\n", []string{"stages last more than"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -135,6 +144,46 @@ func TestParseBadFiles(t *testing.T) {
 	}
 }
 
+// TestParseZeroWarmup: warmup: 0s is a normal choice, the same as no
+// warmup line (it was refused as "not a positive duration").
+func TestParseZeroWarmup(t *testing.T) {
+	s, err := Parse([]byte(base+"warmup: 0s\n"), "w.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Warmup != 0 {
+		t.Errorf("warmup = %v", s.Warmup)
+	}
+}
+
+// TestParseRampFromZeroAccepted: a schedule that ramps up from 0/s, or
+// pauses at 0/s between busy stages, is a real schedule.
+func TestParseRampFromZeroAccepted(t *testing.T) {
+	for _, y := range []string{
+		"name: x\nstages: [{ramp_to: 50/s, duration: 2s}]\nmix: {create: 1}\n",
+		"name: x\nduration: 3s\nstages: [{rate: 0/s, duration: 1s}, {ramp_to: 5/s, duration: 2s}]\nmix: {create: 1}\n",
+		"name: x\nwarmup: 1s\nduration: 3s\nstages: [{rate: 5/s, duration: 1s}]\nmix: {create: 1}\n", // last rate holds
+	} {
+		if _, err := Parse([]byte(y), "z.yaml"); err != nil {
+			t.Errorf("%q: %v", y, err)
+		}
+	}
+}
+
+// TestLoadSizeCap: a scenario file over MaxFileBytes is refused before
+// it is decoded (50 MB once took 5 GB and 29 s).
+func TestLoadSizeCap(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "huge.yaml")
+	big := []byte(base + "description: \"" + strings.Repeat("x", MaxFileBytes) + "\"\n")
+	if err := os.WriteFile(p, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	if err == nil || !strings.Contains(err.Error(), "larger than 1024 KiB") {
+		t.Fatalf("Load of a %d-byte file: %v", len(big), err)
+	}
+}
+
 func TestApplyOverrides(t *testing.T) {
 	s, err := Parse([]byte("name: x\nduration: 1s\nstages: [{rate: 1/s, duration: 5s}]\nmix: {create: 1}\n"), "o.yaml")
 	if err != nil {
@@ -146,7 +195,7 @@ func TestApplyOverrides(t *testing.T) {
 	if s.Rate != 2000 || s.Stages != nil || s.Duration != 3*time.Second {
 		t.Errorf("after overrides: %+v", s)
 	}
-	for _, o := range []Overrides{{Rate: "fast"}, {Rate: "0/s"}, {Duration: "soon"}, {Duration: "-1s"}} {
+	for _, o := range []Overrides{{Rate: "fast"}, {Rate: "0/s"}, {Duration: "soon"}, {Duration: "-1s"}, {Duration: "2562047h"}, {Duration: "721h"}} {
 		if err := s.Apply(o); err == nil {
 			t.Errorf("Apply(%+v) accepted", o)
 		} else if !strings.Contains(err.Error(), "--") {
@@ -167,7 +216,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if s.Duration <= 0 || (s.Rate <= 0 && len(s.Stages) == 0) || s.Mix.Create+s.Mix.Validate+s.Mix.Destroy <= 0 {
+		if s.Duration <= 0 || s.Warmup < 0 || s.Timeline() > MaxTimeline || (s.Rate <= 0 && len(s.Stages) == 0) ||
+			s.checkSchedulesWork() != nil || s.Mix.Create+s.Mix.Validate+s.Mix.Destroy <= 0 {
 			t.Fatalf("accepted an unusable scenario: %+v", s)
 		}
 	})

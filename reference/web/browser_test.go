@@ -36,18 +36,19 @@ func tools(t *testing.T) (node, chromium string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		testsvc.Unavailable(t, "node", err.Error(), howTo)
+		testsvc.Unavailable(t, "node", err, howTo)
 	}
 	chromium = os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
+	// A missing file is a tool not installed (the how-to applies).
 	if _, err := os.Stat(chromium); err != nil {
-		testsvc.Unavailable(t, "chromium", err.Error(), howTo)
+		testsvc.Unavailable(t, "chromium", fmt.Errorf("%w: %w", exec.ErrNotFound, err), howTo)
 	}
 	for _, p := range []string{"node_modules/playwright-core", "node_modules/firebase", "node_modules/.bin/esbuild"} {
 		if _, err := os.Stat(p); err != nil {
-			testsvc.Unavailable(t, "npm packages of reference/web", err.Error(), howTo)
+			testsvc.Unavailable(t, "npm packages of reference/web", fmt.Errorf("%w: %w", exec.ErrNotFound, err), howTo)
 		}
 	}
 	return node, chromium

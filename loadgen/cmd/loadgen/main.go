@@ -7,6 +7,7 @@
 //
 //	loadgen run SCENARIO.yaml [flags]   run a scenario (loadgen run -h for the flags)
 //	loadgen tokens --auth minted|emulator --count N   print ID tokens, one per line
+//	loadgen keygen --out KEY.pem --public-key-out PUB.pem   a key pair for minted tokens
 //	loadgen version                     print the version
 //	loadgen help                        print this text
 //
@@ -22,6 +23,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // version is set at link time: -ldflags "-X main.version=...".
@@ -36,18 +40,27 @@ const (
 )
 
 const usage = `usage:
-  loadgen run SCENARIO.yaml [--target URL] [--redis embedded|redis://…] [--auth minted|emulator]
+  loadgen run SCENARIO.yaml [--target URL] [--redis auto|embedded|local|container|redis://…]
+                            [--redis-profile P] [--redis-image I] [--label L] [--auth minted|emulator]
                             [--driver http|store] [--rate R] [--duration D] [--out DIR]
                             [--auth-key FILE] [--project P] [--seed N] [--quiet]
   loadgen tokens --auth minted|emulator --count N [--auth-key FILE] [--project P] [--public-key-out FILE]
+  loadgen keygen --out KEY.pem --public-key-out PUB.pem
   loadgen version
   loadgen help
 
 Without --target, loadgen starts bin/sessiond (built if missing) on a free
-loopback port against the Redis chosen by --redis (default: embedded, an
-in-process miniredis). Results go to --out (default
+loopback port against the Redis chosen by --redis (default auto: a
+container when Docker has the image, else redis-server from PATH, else an
+in-process miniredis) and --redis-profile (basic, standard, aof, tls,
+cluster3, maxmem-noeviction, maxmem-lru). Results go to --out (default
 results/<scenario>-<UTC timestamp>/): summary.json, latency.hlog,
-sessiond.log, scenario.yaml.
+timeline.csv, sessiond.log, scenario.yaml.
+
+Against a server you start yourself (--target), minted tokens must be
+signed with a key it trusts: make a pair once with loadgen keygen, start
+sessiond --auth=local --auth-public-key PUB.pem, and pass --auth-key
+KEY.pem to every run (without it each run signs with a new key).
 
 Ctrl-C or SIGTERM stops the schedule, drains in-flight operations and
 writes the results of what ran with "partial": true; the exit code is then 1
@@ -58,6 +71,9 @@ interrupted); 2 usage or configuration error; 3 SLO breached.
 `
 
 func main() {
+	// go-redis logs through a package-level logger; the program (not the
+	// library code, not Main, which tests call many times) sets it once.
+	redis.SetLogger(newRedisLogger(os.Stderr))
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -66,6 +82,10 @@ func main() {
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// testcontainers-go prints "Connected to docker …" through its
+	// package logger whatever a provider's own logger says; loadgen's
+	// output is its own.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -75,6 +95,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "tokens":
 		return tokensCmd(ctx, args[1:], stdout, stderr)
+	case "keygen":
+		return keygenCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "loadgen %s\n", version)
 		return exitOK

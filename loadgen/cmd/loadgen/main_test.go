@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,11 +9,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/sessionbench/sessionbench/loadgen/target"
+	"github.com/sessionbench/sessionbench/internal/testsvc"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/sut"
 )
 
 // sessiondBin is the sessiond built once for this test binary ("" when
@@ -73,11 +77,33 @@ func TestScripts(t *testing.T) {
 	bin := buildSessiond(t)
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
+		// [ci]: running in CI, where a missing service fails the script.
+		// [docker]: a Docker engine answers.
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "ci":
+				return testsvc.InCI(), nil
+			case "docker":
+				return redisenv.DockerAnswers(context.Background()) == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
-			env.Setenv(target.SessiondEnv, bin)
+			// What the container cases need from the real environment.
+			for _, k := range []string{redisenv.ImageEnv, "DOCKER_HOST", "TESTCONTAINERS_RYUK_DISABLED", "TESTCONTAINERS_HOST_OVERRIDE", "CI"} {
+				if v, ok := os.LookupEnv(k); ok {
+					env.Setenv(k, v)
+				}
+			}
+			env.Setenv(sut.SessiondEnv, bin)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// fail MESSAGE: fail the script (after a condition such as
+			// [!exec:firebase] [ci]: a missing service fails in CI).
+			"fail": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Fatalf("%s", strings.Join(args, " "))
+			},
 			// exitcode N cmd args...: run cmd, require exit code N; its
 			// stdout and stderr are then checked as after exec.
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -6,43 +6,93 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
-	"github.com/sessionbench/sessionbench/loadgen/driver"
 	"github.com/sessionbench/sessionbench/loadgen/engine"
+	"github.com/sessionbench/sessionbench/loadgen/harness"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
-	"github.com/sessionbench/sessionbench/loadgen/target"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
-	"github.com/sessionbench/sessionbench/reference/session"
 )
 
 // runFlags are the flags of `loadgen run`.
 type runFlags struct {
-	target, redis, auth, driver, rate, duration, out, authKey, project string
+	target, auth, driver, rate, duration, out, authKey, project, label string
 	seed                                                               uint64
 	quiet                                                              bool
-	redisKnown                                                         bool // loadgen knows (or runs) the Redis
+	redis                                                              redisenv.Spec
+	cluster                                                            clusterFlag
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "base `URL` of a running server speaking the sessiond API; nothing is started")
-	fs.StringVar(&f.redis, "redis", target.RedisEmbedded, "Redis for the started sessiond or the store driver: embedded (in-process miniredis) or a redis:// `URL` (with --target: the Redis behind that server, for its version and memory in the summary)")
-	fs.StringVar(&f.auth, "auth", "minted", "token pool: minted (RS256, local key; sessiond --auth=local) or emulator (Firebase Auth emulator)")
-	fs.StringVar(&f.driver, "driver", "http", "http (the HTTP API) or store (the reference session store on Redis directly, no HTTP, no auth)")
+	fs.StringVar(&f.redis.Mode, "redis", redisenv.DefaultMode, "the Redis under test: auto (Docker with the image, else redis-server in PATH, else embedded), "+
+		"embedded (in-process miniredis: not Redis performance), local (redis-server from PATH), container (testcontainers), "+
+		"or a redis:// / rediss:// `URL` (Memorystore; the run writes under its own key prefix and removes it; with --target: the Redis behind that server, observed only)")
+	fs.StringVar(&f.redis.Profile, "redis-profile", "", "tier `profile` that local and container start for real: "+profileList()+" (default basic)")
+	fs.StringVar(&f.redis.Image, "redis-image", "", "container `image` (default $"+redisenv.ImageEnv+", else "+redisenv.DefaultImage+")")
+	fs.StringVar(&f.redis.MaxMemory, "redis-maxmemory", "", "maxmemory of the maxmem-* profiles, e.g. 64mb (default "+redisenv.DefaultMaxMemory+")")
+	fs.StringVar(&f.redis.CAFile, "redis-ca-file", "", "PEM `file` of CAs to trust for a rediss:// URL")
+	fs.StringVar(&f.redis.PasswordFile, "redis-password-file", "", "`file` holding the AUTH password of a Redis URL (overrides one in the URL)")
+	fs.Var(&f.cluster, "redis-cluster", "the URL is Redis Cluster (Memorystore for Redis Cluster): alone, the URL's host is the discovery endpoint; --redis-cluster=host:port,… names seeds")
+	fs.BoolVar(&f.redis.KeepKeys, "keep-keys", false, "keep the run's keys in a Redis given by URL (default: remove them at the end)")
+	fs.StringVar(&f.label, "label", "", "name of this run's tier or variant for comparisons, e.g. memorystore-standard-m2")
+	fs.StringVar(&f.auth, "auth", harness.DefaultAuth, "token pool: minted (RS256, local key; sessiond --auth=local) or emulator (Firebase Auth emulator)")
+	fs.StringVar(&f.driver, "driver", harness.DefaultDriver, "http (the HTTP API) or store (the reference session store on Redis directly, no HTTP, no auth)")
 	fs.StringVar(&f.rate, "rate", "", "override the scenario's rate with a constant `rate`, e.g. 2000/s")
 	fs.StringVar(&f.duration, "duration", "", "override the measured `duration`, e.g. 30s")
 	fs.StringVar(&f.out, "out", "", "results `dir` (default results/<scenario>-<UTC timestamp>/); must not exist or be empty")
-	fs.StringVar(&f.authKey, "auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key per run)")
-	fs.StringVar(&f.project, "project", tokens.DefaultProject, "Firebase project `ID` of the tokens (sessiond --firebase-project)")
+	fs.StringVar(&f.authKey, "auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key per run; see loadgen keygen)")
+	fs.StringVar(&f.project, "project", harness.DefaultProject, "Firebase project `ID` of the tokens (sessiond --firebase-project)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the operation and session picks (0: random, reported in summary.json)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line even on a terminal")
 }
+
+func profileList() string {
+	var names []string
+	for _, p := range redisenv.Profiles() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// clusterFlag is --redis-cluster: alone ("url": seeds from the URL) or
+// with seeds.
+type clusterFlag struct {
+	set   bool
+	seeds []string
+}
+
+func (c *clusterFlag) String() string { return strings.Join(c.seeds, ",") }
+
+func (c *clusterFlag) Set(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "url":
+		c.set, c.seeds = true, nil
+	case "false", "":
+		c.set, c.seeds = false, nil
+	default:
+		c.set = true
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				if !strings.Contains(a, ":") {
+					return fmt.Errorf("seed %q is not host:port", a)
+				}
+				c.seeds = append(c.seeds, a)
+			}
+		}
+	}
+	return nil
+}
+
+// IsBoolFlag lets --redis-cluster stand alone.
+func (c *clusterFlag) IsBoolFlag() bool { return true }
 
 // parseInterspersed parses flags that may come before or after the
 // positional arguments, which it returns.
@@ -79,6 +129,16 @@ func usageErr(stderr io.Writer, err error) int {
 	return exitUsage
 }
 
+// checkTargetURL refuses a --target that cannot name a server: it must
+// be http(s)://host[:port][/path].
+func checkTargetURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("--target %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080", raw)
+	}
+	return nil
+}
+
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("run", stderr)
@@ -86,7 +146,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: loadgen run SCENARIO.yaml [flags]\n\nflags:\n")
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit codes: 0 done; 1 the run failed (target unreachable, invalid, or interrupted: partial results written); 2 usage or configuration error; 3 SLO breached.\n")
+		fmt.Fprint(stderr, "\nExit codes: 0 done; 1 the run failed (target unreachable, invalid, every operation failed, or interrupted: partial results written); 2 usage or configuration error; 3 SLO breached.\n")
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -95,25 +155,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 {
 		return usageErr(stderr, fmt.Errorf("run: want exactly one SCENARIO.yaml, got %d arguments; e.g. loadgen run scenarios/smoke.yaml", len(pos)))
 	}
-	if f.auth != "minted" && f.auth != "emulator" {
-		return usageErr(stderr, fmt.Errorf("--auth %q: want minted or emulator", f.auth))
+	if f.target != "" {
+		if err := checkTargetURL(f.target); err != nil {
+			return usageErr(stderr, err)
+		}
 	}
-	if f.driver != "http" && f.driver != "store" {
-		return usageErr(stderr, fmt.Errorf("--driver %q: want http or store", f.driver))
-	}
-	if f.driver == "store" && f.target != "" {
-		return usageErr(stderr, errors.New("--driver store talks to Redis directly; drop --target (use --redis to choose the Redis)"))
-	}
-	if f.redis != target.RedisEmbedded && !strings.HasPrefix(f.redis, "redis://") && !strings.HasPrefix(f.redis, "rediss://") {
-		return usageErr(stderr, fmt.Errorf("--redis %q: want embedded or a redis:// URL", f.redis))
-	}
-	if f.target != "" && !strings.HasPrefix(f.target, "http://") && !strings.HasPrefix(f.target, "https://") {
-		return usageErr(stderr, fmt.Errorf("--target %q: want an http:// or https:// URL", f.target))
-	}
+	f.redis.Cluster, f.redis.ClusterSeeds = f.cluster.set, f.cluster.seeds
 
-	// With --target, a --redis URL names the Redis behind that server:
-	// loadgen then reports its version and memory.
-	f.redisKnown = f.target == "" || f.redis != target.RedisEmbedded
 	scenarioPath := pos[0]
 	sc, err := scenario.Load(scenarioPath)
 	if err != nil {
@@ -124,216 +172,80 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return exitUsage
 	}
-	var key []byte
+	raw, _ := os.ReadFile(scenarioPath) // Load read it a moment ago
+	plan := harness.Plan{
+		Scenario: sc, ScenarioFile: raw, Dir: f.out, Target: f.target, Redis: f.redis,
+		Auth: f.auth, Project: f.project, Driver: f.driver, Seed: f.seed, Label: f.label,
+		Version: version, Log: stderr, AuthKeyFile: f.authKey,
+	}
 	if f.authKey != "" {
-		if key, err = os.ReadFile(f.authKey); err != nil {
-			fmt.Fprintf(stderr, "loadgen: --auth-key: %v\n", err)
+		if plan.AuthKey, err = tokens.LoadPrivateKey(f.authKey); err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return exitUsage
 		}
 	}
-
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
-	}
-	if err := prepareDir(dir); err != nil {
-		fmt.Fprintf(stderr, "loadgen: --out: %v\n", err)
-		return exitUsage
-	}
-	ran := false
-	defer func() {
-		// Nothing was measured: leave no half-filled results directory
-		// behind (the error message carried sessiond's log tail).
-		if !ran {
-			_ = os.RemoveAll(dir)
-		}
-	}()
-	if raw, err := os.ReadFile(scenarioPath); err == nil {
-		_ = os.WriteFile(filepath.Join(dir, "scenario.yaml"), raw, 0o644)
-	}
-
-	r := &runner{f: f, sc: sc, dir: dir, key: key, stdout: stdout, stderr: stderr, ran: &ran}
-	return r.run(ctx)
-}
-
-// prepareDir creates dir, refusing to reuse a non-empty one (results are
-// never overwritten).
-func prepareDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err == nil && len(entries) > 0 {
-		return fmt.Errorf("%s exists and is not empty; results are never overwritten: choose another --out", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return nil
-}
-
-type runner struct {
-	f      runFlags
-	sc     *scenario.Scenario
-	dir    string
-	key    []byte
-	stdout io.Writer
-	stderr io.Writer
-	ran    *bool // set once the engine has started: results are kept
-}
-
-func (r *runner) run(ctx context.Context) int {
-	src, cleanupTokens, code := r.tokenSource(ctx)
-	if code != exitOK {
-		return code
-	}
-	defer cleanupTokens()
-
-	tcfg := target.Config{
-		URL:         r.f.target,
-		Redis:       r.f.redis,
-		StartServer: r.f.driver == "http",
-		NeedRedis:   r.f.driver == "store" || (r.f.target != "" && r.f.redisKnown),
-		Project:     r.f.project,
-		Dir:         r.dir,
-		Log:         r.stderr,
-	}
-	authMode := "minted"
-	switch s := src.(type) {
-	case *tokens.Minted:
-		pub := filepath.Join(r.dir, "auth-public-key.pem")
-		if err := os.WriteFile(pub, s.PublicKeyPEM(), 0o644); err != nil {
-			fmt.Fprintf(r.stderr, "loadgen: write public key: %v\n", err)
-			return exitFailed
-		}
-		tcfg.Auth, tcfg.PublicKeyFile = "local", pub
-		if r.f.target != "" && r.f.authKey == "" {
-			fmt.Fprintf(r.stderr, "loadgen: note: minted tokens are signed with a key made for this run; the target must verify them with %s (sessiond --auth=local --auth-public-key), or pass --auth-key with the key it trusts\n", pub)
-		}
-	case *tokens.Emulator:
-		authMode = "emulator"
-		tcfg.Auth, tcfg.EmulatorHost = "emulator", s.Host()
-		tcfg.Project = s.Project()
-	}
-	tgt, err := target.Start(ctx, tcfg)
-	if err != nil {
-		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
-		var ce *target.ConfigError
-		if errors.As(err, &ce) {
-			return exitUsage
-		}
-		return exitFailed
-	}
-	defer func() {
-		if err := tgt.Close(); err != nil {
-			fmt.Fprintf(r.stderr, "loadgen: stop target: %v\n", err)
-		}
-	}()
-
-	var drv driver.Driver
-	ua := "sessionbench-loadgen/" + version
-	if r.f.driver == "store" {
-		st, err := session.New(tgt.Redis(), session.Config{})
-		if err != nil {
-			fmt.Fprintf(r.stderr, "loadgen: session store: %v\n", err)
-			return exitFailed
-		}
-		if drv, err = driver.NewStore(st, driver.StoreConfig{UserAgent: ua}); err != nil {
-			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
-			return exitFailed
-		}
-		// The store driver skips auth: tokenSource gave it bare uids.
-		authMode = "none (store driver)"
-	} else {
-		conc := int(maxRate(r.sc)/100) + 64 // ~10 ms of arrivals in flight, plus slack
-		if drv, err = driver.NewHTTP(driver.HTTPConfig{BaseURL: tgt.URL, Concurrency: conc, UserAgent: ua}); err != nil {
-			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
-			return exitUsage
-		}
-	}
-	defer drv.Close()
-
-	memBefore, memKnown := tgt.RedisUsedMemory(ctx)
-	hlogFile, err := os.Create(filepath.Join(r.dir, results.LatencyLog))
-	if err != nil {
-		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
-		return exitFailed
-	}
-	defer hlogFile.Close()
-
-	ecfg := engine.Config{
-		Scenario:    r.sc,
-		Driver:      drv,
-		Tokens:      src,
-		Seed:        r.f.seed,
-		IntervalLog: hlogFile,
-	}
-	if tgt.RedisMode == target.RedisEmbedded {
-		ecfg.CPUNote = "the embedded Redis runs in loadgen's process and shares its CPU; use --redis redis://… for high rates"
-	}
-	prog := newProgress(r.stderr, r.f.quiet)
+	prog := newProgress(stderr, f.quiet)
 	if prog != nil {
-		ecfg.Progress = prog.update
+		plan.Progress = prog.update
 	}
-	*r.ran = true
-	rep, err := engine.Run(ctx, ecfg)
+	out, err := harness.Run(ctx, plan)
 	prog.done()
 	if err != nil {
-		fmt.Fprintf(r.stderr, "loadgen: run: %v\n", err)
-		return exitFailed
-	}
-
-	// After the run: a fresh context, the run's may be cancelled.
-	after, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	redisMode := tgt.RedisMode
-	if redisMode == "" {
-		redisMode = "unknown"
-	}
-	sum := results.New(rep, results.Target{
-		URL:    tgt.URL,
-		Server: serverName(tgt, r.f.driver),
-		Redis:  results.Redis{Mode: redisMode, Version: tgt.RedisVersion(after), Addr: tgt.RedisAddr},
-		Auth:   authMode,
-		Driver: r.f.driver,
-	}, results.CollectEnv(version))
-	if memKnown {
-		if memAfter, ok := tgt.RedisUsedMemory(after); ok {
-			sum.Memory.RedisUsedMemoryBefore, sum.Memory.RedisUsedMemoryAfter = memBefore, memAfter
-			if rep.SessionsLiveEnd > 0 && memAfter > memBefore {
-				sum.Memory.BytesPerSession = float64(memAfter-memBefore) / float64(rep.SessionsLiveEnd)
-			}
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		if harness.IsConfigError(err) {
+			return exitUsage
 		}
-	}
-	if err := sum.Write(r.dir); err != nil {
-		fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
 		return exitFailed
 	}
-	fmt.Fprintf(r.stdout, "scenario %s: %s\n", r.sc.Name, r.sc.Description)
-	fmt.Fprintf(r.stdout, "target %s (%s), redis %s %s, auth %s, driver %s\n",
-		orDash(sum.Target.URL), sum.Target.Server, sum.Target.Redis.Mode, sum.Target.Redis.Version, sum.Target.Auth, r.f.driver)
-	sum.WriteTable(r.stdout)
-	fmt.Fprintf(r.stdout, "results: %s\n", r.dir)
-
-	switch {
-	case rep.Partial:
-		fmt.Fprintln(r.stderr, "loadgen: interrupted: partial results written")
-		return exitFailed
-	case !rep.Valid:
-		fmt.Fprintf(r.stderr, "loadgen: run invalid: %s\n", strings.Join(rep.InvalidReasons, "; "))
-		return exitFailed
-	case !sum.SLO.Passed:
-		fmt.Fprintln(r.stderr, "loadgen: SLO breached")
-		return exitSLO
-	}
-	return exitOK
+	printOutcome(stdout, out)
+	return verdictExit(out.Summary, stderr)
 }
 
-func serverName(t *target.Target, drv string) string {
-	if drv == "store" {
-		return "reference/session store (in process)"
+// printOutcome writes the human summary of a run.
+func printOutcome(w io.Writer, out *harness.Outcome) {
+	sum := out.Summary
+	sc := out.Report.Scenario
+	fmt.Fprintf(w, "scenario %s: %s\n", sc.Name, sc.Description)
+	fmt.Fprintf(w, "target %s (%s), redis %s, auth %s, driver %s\n",
+		orDash(sum.Target.URL), sum.Target.Server, redisLine(sum.Target.Redis), sum.Target.Auth, sum.Target.Driver)
+	sum.WriteTable(w)
+	fmt.Fprintf(w, "results: %s\n", out.Dir)
+}
+
+// verdictExit prints why a run did not pass and returns its exit code:
+// one decision, made by results, for the summary and the shell alike.
+func verdictExit(sum *results.Summary, stderr io.Writer) int {
+	why := strings.Join(sum.VerdictReasons, "; ")
+	switch sum.Verdict {
+	case results.VerdictPass:
+		return exitOK
+	case results.VerdictSLOBreach:
+		fmt.Fprintf(stderr, "loadgen: SLO breached: %s\n", why)
+		return exitSLO
+	case results.VerdictPartial:
+		fmt.Fprintf(stderr, "loadgen: %s: partial results written\n", why)
+	case results.VerdictInvalid:
+		fmt.Fprintf(stderr, "loadgen: run invalid: %s\n", why)
+	default:
+		fmt.Fprintf(stderr, "loadgen: run failed: %s\n", why)
 	}
-	if t.Server == "" {
-		return "external"
+	return exitFailed
+}
+
+// redisLine describes the Redis for the header: "7.0.15 (local basic
+// 127.0.0.1:6379)", "miniredis v2.40.0 (embedded …)", or "unknown".
+func redisLine(r results.Redis) string {
+	if r.Version == "" && (r.Mode == "" || r.Mode == "unknown") {
+		return "unknown"
 	}
-	return t.Server
+	where := r.Mode
+	if r.Profile != "" {
+		where += " " + r.Profile
+	}
+	if r.Addr != "" {
+		where += " " + r.Addr
+	}
+	return strings.TrimSpace(orDash(r.Version) + " (" + where + ")")
 }
 
 func orDash(s string) string {
@@ -341,59 +253,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// maxRate is the highest rate the scenario schedules.
-func maxRate(sc *scenario.Scenario) float64 {
-	m := float64(sc.Rate)
-	for _, st := range sc.Stages {
-		if float64(st.Rate) > m {
-			m = float64(st.Rate)
-		}
-		if float64(st.RampTo) > m {
-			m = float64(st.RampTo)
-		}
-	}
-	return m
-}
-
-// tokenSource builds the token pool for --auth; cleanup stops what it
-// started (an emulator).
-func (r *runner) tokenSource(ctx context.Context) (tokens.Source, func(), int) {
-	users := r.sc.Population.Users
-	nop := func() {}
-	if r.f.driver == "store" {
-		return tokens.UIDs{N: users}, nop, exitOK
-	}
-	switch r.f.auth {
-	case "emulator":
-		src, cleanup, err := startEmulatorSource(ctx, users, r.f.project, r.stderr)
-		if err != nil {
-			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
-			var ne *notInstalledError
-			if errors.As(err, &ne) {
-				return nil, nop, exitUsage
-			}
-			return nil, nop, exitFailed
-		}
-		return src, cleanup, exitOK
-	default:
-		cfg := tokens.MintedConfig{Users: users, Project: r.f.project}
-		if r.key != nil {
-			k, err := tokens.ParsePrivateKeyPEM(r.key, r.f.authKey)
-			if err != nil {
-				fmt.Fprintf(r.stderr, "loadgen: --auth-key: %v\n", err)
-				return nil, nop, exitUsage
-			}
-			cfg.Key = k
-		}
-		m, err := tokens.NewMinted(cfg)
-		if err != nil {
-			fmt.Fprintf(r.stderr, "loadgen: %v\n", err)
-			return nil, nop, exitUsage
-		}
-		return m, m.Wait, exitOK
-	}
 }
 
 // progress rewrites one status line on a terminal.

@@ -6,54 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/sessionbench/sessionbench/internal/firebaseemu"
-	"github.com/sessionbench/sessionbench/loadgen/target"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
 )
-
-// notInstalledError: a tool loadgen needs is missing (exit 2 with the fix).
-type notInstalledError struct{ err error }
-
-func (e *notInstalledError) Error() string { return e.err.Error() }
-func (e *notInstalledError) Unwrap() error { return e.err }
-
-// startEmulatorSource creates the pool's users in the Firebase Auth
-// emulator at $FIREBASE_AUTH_EMULATOR_HOST, or in one loadgen starts
-// (stopped by cleanup) when that is unset.
-func startEmulatorSource(ctx context.Context, users int, project string, stderr io.Writer) (*tokens.Emulator, func(), error) {
-	cleanup := func() {}
-	host := os.Getenv(firebaseemu.HostEnv)
-	if host == "" {
-		dir, err := os.MkdirTemp("", "loadgen-emulator-log-")
-		if err != nil {
-			return nil, cleanup, err
-		}
-		fmt.Fprintln(stderr, "loadgen: FIREBASE_AUTH_EMULATOR_HOST unset: starting the Firebase Auth emulator")
-		emu, err := target.StartAuthEmulator(ctx, project, filepath.Join(dir, "emulator.log"))
-		if err != nil {
-			os.RemoveAll(dir)
-			if errors.Is(err, target.ErrFirebaseMissing) {
-				return nil, cleanup, &notInstalledError{err}
-			}
-			return nil, cleanup, err
-		}
-		host = emu.Host
-		cleanup = func() {
-			if err := emu.Close(); err != nil {
-				fmt.Fprintf(stderr, "loadgen: stop emulator: %v\n", err)
-			}
-			os.RemoveAll(dir)
-		}
-	}
-	src, err := tokens.NewEmulator(ctx, tokens.EmulatorConfig{Host: host, Project: project, Users: users})
-	if err != nil {
-		cleanup()
-		return nil, func() {}, err
-	}
-	return src, cleanup, nil
-}
 
 func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("tokens", stderr)
@@ -105,16 +61,11 @@ func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			// users (and the tokens' worth) with it.
 			return usageErr(stderr, errors.New("tokens --auth emulator needs a running emulator: set FIREBASE_AUTH_EMULATOR_HOST (e.g. firebase emulators:start --only auth --project demo-sessionbench, then FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099)"))
 		}
-		e, cleanup, err := startEmulatorSource(ctx, *count, *project, stderr)
+		e, err := tokens.NewEmulator(ctx, tokens.EmulatorConfig{Host: os.Getenv(firebaseemu.HostEnv), Project: *project, Users: *count})
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
-			var ne *notInstalledError
-			if errors.As(err, &ne) {
-				return exitUsage
-			}
 			return exitFailed
 		}
-		defer cleanup()
 		src = e
 	default:
 		return usageErr(stderr, fmt.Errorf("--auth %q: want minted or emulator", *auth))
@@ -127,5 +78,27 @@ func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		fmt.Fprintln(stdout, tok)
 	}
+	return exitOK
+}
+
+func keygenCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("keygen", stderr)
+	out := fs.String("out", "", "write the RSA private key (PEM, mode 0600) to this `file`, for loadgen run/tokens --auth-key; required")
+	pubOut := fs.String("public-key-out", "", "write its public key (PEM) to this `file`, for sessiond --auth-public-key; required")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return usageErr(stderr, err)
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, fmt.Errorf("keygen: unexpected argument %q", pos[0]))
+	}
+	if *out == "" || *pubOut == "" {
+		return usageErr(stderr, errors.New("keygen: --out KEY.pem and --public-key-out PUB.pem are both required"))
+	}
+	if err := tokens.GenerateKeyPair(*out, *pubOut); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "private key: %s (pass to loadgen run --auth-key)\npublic key:  %s (pass to sessiond --auth=local --auth-public-key)\n", *out, *pubOut)
 	return exitOK
 }

@@ -1,11 +1,10 @@
-// Package target provides what a load run measures: an external server
-// (--target URL), or a sessiond process that loadgen starts itself, and
-// the Redis behind it (in-process miniredis or a redis:// URL), with the
-// facts the summary reports (server version, Redis version and memory).
-package target
+// Package sut is the system under test of a load run: a sessiond that
+// loadgen starts on the run's Redis (redisenv.Env), or a server someone
+// else runs, given by URL and probed. Either way the run learns the base
+// URL, what the server says it is, and where its metrics are.
+package sut
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,22 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 	"github.com/sessionbench/sessionbench/internal/proc"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
 	"github.com/sessionbench/sessionbench/reference/auth"
-)
-
-// Redis modes.
-const (
-	RedisEmbedded = "embedded" // miniredis in this process, on loopback
-	RedisURL      = "url"      // a Redis the user runs, given as redis://…
 )
 
 // SessiondEnv names the environment variable that, when set, is the path
@@ -41,219 +31,114 @@ const SessiondEnv = "LOADGEN_SESSIOND"
 // become ready.
 const DefaultReadyTimeout = 15 * time.Second
 
-// ErrUnreachable wraps every failure to reach an external target.
+// ErrUnreachable wraps every failure to reach an external server.
 var ErrUnreachable = errors.New("target unreachable")
 
-// Config says what to measure. Zero values take the documented defaults.
-type Config struct {
-	// URL is an external target (--target); when set nothing is started
-	// and Redis is ignored unless NeedRedis.
+// ConfigError is a bad setting (exit 2), as opposed to a failure to
+// start or reach something (exit 1).
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// SUT is the server a run measures. Close stops what Start started.
+type SUT struct {
+	// URL is the HTTP base URL, without a trailing slash.
 	URL string
-	// Redis is "embedded" (default) or a redis:// or rediss:// URL.
-	Redis string
-	// StartServer starts sessiond when URL is empty (the http driver);
-	// false with NeedRedis is the store driver: Redis only.
-	StartServer bool
-	// NeedRedis: the run needs a Redis client (the store driver).
-	NeedRedis bool
-	// Auth is sessiond's --auth: "local" (with PublicKeyFile) or
-	// "emulator" (with EmulatorHost).
+	// Server is "sessiond <version>" or "external".
+	Server string
+	// PID is the server process when loadgen started it (0 otherwise).
+	PID int
+	// MetricsURL is its Prometheus endpoint ("" when it has none).
+	MetricsURL string
+
+	proc *process
+}
+
+// Probe checks that the server at base answers and reads its identity
+// from /healthz; nothing is started.
+func Probe(ctx context.Context, base string) (*SUT, error) {
+	s := &SUT{URL: strings.TrimRight(base, "/")}
+	server, err := probe(ctx, s.URL)
+	if err != nil {
+		return nil, err
+	}
+	s.Server = server
+	s.MetricsURL = metricsURL(ctx, s.URL)
+	return s, nil
+}
+
+// Sessiond configures a sessiond loadgen starts.
+type Sessiond struct {
+	// Env is the Redis it serves from.
+	Env redisenv.Env
+	// Auth is its --auth: "local" (with PublicKeyFile) or "emulator"
+	// (with EmulatorHost).
 	Auth          string
 	PublicKeyFile string
 	EmulatorHost  string
-	// Project is sessiond's --firebase-project.
+	// Project is its --firebase-project.
 	Project string
-	// Sessiond is the binary to start; empty searches (see FindSessiond).
-	Sessiond string
-	// Dir receives sessiond.log. Required when a server is started.
+	// Binary is the sessiond to run; empty searches (see FindSessiond).
+	Binary string
+	// Dir receives sessiond.log. Required.
 	Dir string
-	// ReadyTimeout bounds sessiond's start. Default DefaultReadyTimeout.
+	// Args are extra flags (a profile's needs, e.g. an evicting Redis).
+	Args []string
+	// ReadyTimeout: default DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 	// Log receives notes such as "building bin/sessiond". Default io.Discard.
 	Log io.Writer
 }
 
-// Target is a running (or external) target. Close releases it.
-type Target struct {
-	// URL is the HTTP base URL; empty for a store-driver run.
-	URL string
-	// Server is "sessiond <version>" or "external".
-	Server string
-	// RedisMode is RedisEmbedded, RedisURL, or "" when loadgen does not
-	// know the Redis (external target).
-	RedisMode string
-	// RedisAddr is host:port of the Redis, when known.
-	RedisAddr string
-
-	redisURL string
-	rdb      *redis.Client
-	mr       *miniredis.Miniredis
-	proc     *process
-}
-
-// Start brings up what cfg asks for. On error everything already started
-// is stopped.
-func Start(ctx context.Context, cfg Config) (*Target, error) {
-	if cfg.Log == nil {
-		cfg.Log = io.Discard
+// Start runs sessiond on a free loopback port against c.Env and waits
+// until /readyz answers 200. On error nothing is left running, and the
+// error carries the end of sessiond's log.
+func Start(ctx context.Context, c Sessiond) (*SUT, error) {
+	if c.Log == nil {
+		c.Log = io.Discard
 	}
-	if cfg.ReadyTimeout <= 0 {
-		cfg.ReadyTimeout = DefaultReadyTimeout
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
 	}
-	t := &Target{}
-	if err := t.start(ctx, cfg); err != nil {
-		_ = t.Close()
+	if c.Env == nil || c.Dir == "" {
+		return nil, errors.New("sut: Sessiond needs Env and Dir")
+	}
+	s := &SUT{}
+	if err := s.startSessiond(ctx, c); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
-	return t, nil
+	return s, nil
 }
 
-func (t *Target) start(ctx context.Context, cfg Config) error {
-	if cfg.URL != "" {
-		t.URL = strings.TrimRight(cfg.URL, "/")
-		if err := t.probeExternal(ctx); err != nil {
-			return err
-		}
-		if !cfg.NeedRedis {
-			return nil
-		}
+// Close stops a started sessiond (SIGTERM, then SIGKILL after 10 s).
+func (s *SUT) Close() error {
+	if s == nil || s.proc == nil {
+		return nil
 	}
-	if err := t.startRedis(cfg.Redis); err != nil {
-		return err
-	}
-	if cfg.URL == "" && cfg.StartServer {
-		return t.startSessiond(ctx, cfg)
-	}
-	return nil
+	err := s.proc.stop(10 * time.Second)
+	s.proc = nil
+	return err
 }
 
-func (t *Target) startRedis(mode string) error {
-	switch {
-	case mode == "" || mode == RedisEmbedded:
-		mr := miniredis.NewMiniRedis()
-		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("start embedded redis: %w", err)
-		}
-		t.mr = mr
-		t.RedisMode = RedisEmbedded
-		t.RedisAddr = mr.Addr()
-		t.redisURL = "redis://" + mr.Addr() + "/0"
-	case strings.HasPrefix(mode, "redis://") || strings.HasPrefix(mode, "rediss://"):
-		opt, err := redis.ParseURL(mode)
-		if err != nil {
-			return fmt.Errorf("--redis %s: %w", redactURL(mode), err)
-		}
-		t.RedisMode = RedisURL
-		t.RedisAddr = opt.Addr
-		t.redisURL = mode
-	default:
-		return &ConfigError{fmt.Sprintf("--redis %q: want embedded or a redis:// URL", mode)}
-	}
-	opt, err := redis.ParseURL(t.redisURL)
-	if err != nil {
-		return fmt.Errorf("redis url: %w", err)
-	}
-	t.rdb = redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// metricsURL is base/metrics when it answers 200 with Prometheus text.
+func metricsURL(ctx context.Context, base string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := t.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s does not answer PING: %w", t.RedisAddr, err)
-	}
-	return nil
-}
-
-// ConfigError is a bad setting (exit 2), as opposed to a failure to start
-// or reach something (exit 1).
-type ConfigError struct{ Msg string }
-
-func (e *ConfigError) Error() string { return e.Msg }
-
-// Redis is a client for the target's Redis, or nil when unknown.
-func (t *Target) Redis() *redis.Client { return t.rdb }
-
-// RedisURL is the URL sessiond was given, or "" when unknown.
-func (t *Target) RedisURL() string { return t.redisURL }
-
-// RedisVersion reports the Redis server version ("miniredis <module
-// version>" for the embedded one), or "" when unknown.
-func (t *Target) RedisVersion(ctx context.Context) string {
-	if t.mr != nil {
-		return "miniredis " + moduleVersion("github.com/alicebob/miniredis/v2")
-	}
-	if t.rdb == nil {
-		return ""
-	}
-	info, err := t.rdb.Info(ctx, "server").Result()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return ""
 	}
-	return infoField(info, "redis_version")
-}
-
-// RedisUsedMemory reports INFO memory used_memory in bytes; ok is false
-// when unknown (no Redis, or miniredis, which does not report memory).
-func (t *Target) RedisUsedMemory(ctx context.Context) (uint64, bool) {
-	if t.rdb == nil || t.mr != nil {
-		return 0, false
-	}
-	info, err := t.rdb.Info(ctx, "memory").Result()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, false
+		return ""
 	}
-	n, err := strconv.ParseUint(infoField(info, "used_memory"), 10, 64)
-	return n, err == nil
-}
-
-// infoField returns the value of key in an INFO reply.
-func infoField(info, key string) string {
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":"); ok && k == key {
-			return v
-		}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "# TYPE ") {
+		return ""
 	}
-	return ""
-}
-
-func moduleVersion(path string) string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == path {
-				return d.Version
-			}
-		}
-	}
-	return "(unknown version)"
-}
-
-// Close stops sessiond (SIGTERM, then SIGKILL after 10 s), closes the
-// Redis client and the embedded Redis.
-func (t *Target) Close() error {
-	var errs []error
-	if t.proc != nil {
-		errs = append(errs, t.proc.stop(10*time.Second))
-		t.proc = nil
-	}
-	if t.rdb != nil {
-		_ = t.rdb.Close()
-		t.rdb = nil
-	}
-	if t.mr != nil {
-		t.mr.Close()
-		t.mr = nil
-	}
-	return errors.Join(errs...)
-}
-
-// probeExternal checks the external target answers HTTP and reads its
-// identity from /healthz.
-func (t *Target) probeExternal(ctx context.Context) error {
-	server, err := probe(ctx, t.URL)
-	if err != nil {
-		return err
-	}
-	t.Server = server
-	return nil
+	return base + "/metrics"
 }
 
 func probe(ctx context.Context, base string) (string, error) {
@@ -343,16 +228,6 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// redactURL hides a password in a redis URL for messages.
-func redactURL(u string) string {
-	if at := strings.LastIndex(u, "@"); at >= 0 {
-		if i := strings.Index(u, "://"); i >= 0 && i < at {
-			return u[:i+3] + "***" + u[at:]
-		}
-	}
-	return u
-}
-
 // process is a started sessiond.
 type process struct {
 	cmd  *exec.Cmd
@@ -360,21 +235,31 @@ type process struct {
 	log  *os.File
 }
 
-func (t *Target) startSessiond(ctx context.Context, cfg Config) error {
-	bin := cfg.Sessiond
+func (t *SUT) startSessiond(ctx context.Context, cfg Sessiond) error {
+	bin := cfg.Binary
 	if bin == "" {
 		var err error
 		if bin, err = FindSessiond(ctx, cfg.Log); err != nil {
 			return err
 		}
 	}
-	if cfg.Dir == "" {
-		return errors.New("target: Config.Dir is required to start sessiond (its log goes there)")
-	}
 	readyFile := filepath.Join(cfg.Dir, ".sessiond.ready")
 	_ = os.Remove(readyFile)
+	conn := cfg.Env.Conn()
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--ready-file", readyFile,
-		"--redis-url", t.redisURL, "--shutdown-delay", "0s"}
+		"--redis-url", conn.URL, "--shutdown-delay", "0s"}
+	if len(conn.ClusterSeeds) > 0 {
+		args = append(args, "--redis-cluster="+strings.Join(conn.ClusterSeeds, ","))
+	}
+	if conn.CAFile != "" {
+		args = append(args, "--redis-ca-file", conn.CAFile)
+	}
+	if conn.PasswordFile != "" {
+		args = append(args, "--redis-password-file", conn.PasswordFile)
+	}
+	if p := cfg.Env.KeyPrefix(); p != "" {
+		args = append(args, "--key-prefix", p)
+	}
 	env := proc.WithoutEnv(os.Environ(), auth.EmulatorHostEnv)
 	switch cfg.Auth {
 	case "local", "":
@@ -388,6 +273,7 @@ func (t *Target) startSessiond(ctx context.Context, cfg Config) error {
 	if cfg.Project != "" {
 		args = append(args, "--firebase-project", cfg.Project)
 	}
+	args = append(args, cfg.Args...)
 	logPath := filepath.Join(cfg.Dir, "sessiond.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -405,6 +291,7 @@ func (t *Target) startSessiond(ctx context.Context, cfg Config) error {
 	p := &process{cmd: cmd, done: make(chan error, 1), log: logf}
 	go func() { p.done <- cmd.Wait() }()
 	t.proc = p
+	t.PID = cmd.Process.Pid
 
 	addr, err := p.waitReady(ctx, readyFile, cfg.ReadyTimeout)
 	if err != nil {
@@ -416,6 +303,7 @@ func (t *Target) startSessiond(ctx context.Context, cfg Config) error {
 	if t.Server, err = probe(ctx, t.URL); err != nil {
 		return err
 	}
+	t.MetricsURL = t.URL + "/metrics"
 	return nil
 }
 

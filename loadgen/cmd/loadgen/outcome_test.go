@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionbench/sessionbench/internal/testsvc"
+	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/sut"
+	"github.com/sessionbench/sessionbench/loadgen/tokens"
+)
+
+func writeScenario(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEveryOperationFailedExits1: a target that answers 503 to
+// everything, a scenario without an SLO: the run is a failure (exit 1,
+// verdict "failed", the reason names the class), not a pass (it exited 0).
+func TestEveryOperationFailedExits1(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	sc := writeScenario(t, "name: down\nduration: 1s\nrate: 60/s\nmix: {create: 1, validate: 1}\npopulation: {users: 5}\n")
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"run", sc, "--target", srv.URL, "--out", out}, &stdout, &stderr)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFailed, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "every operation failed (server_5xx=60)") {
+		t.Errorf("stderr lacks the reason:\n%s", stderr.String())
+	}
+	var sum struct {
+		Verdict string `json:"verdict"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil || sum.Verdict != "failed" {
+		t.Errorf("verdict %q (%v)", sum.Verdict, err)
+	}
+}
+
+// TestExternalTargetKeyPairing: the README's --target flow. A sessiond
+// started with a public key from `loadgen keygen` accepts runs given the
+// private key; a run without it fails with a message that says why and
+// how to fix it (it said only "prefill: all 200 creates failed … 401"),
+// and leaves no results directory without a summary.json.
+func TestExternalTargetKeyPairing(t *testing.T) {
+	bin := buildSessiond(t)
+	dir := t.TempDir()
+	key, pub := filepath.Join(dir, "key.pem"), filepath.Join(dir, "pub.pem")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"keygen", "--out", key, "--public-key-out", pub}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("keygen exit %d: %s", code, stderr.String())
+	}
+	env, err := redisenv.Open(context.Background(), redisenv.Spec{Mode: redisenv.ModeEmbedded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	tgt, err := sut.Start(context.Background(), sut.Sessiond{
+		Env: env, Auth: "local", PublicKeyFile: pub, Project: tokens.DefaultProject, Binary: bin, Dir: dir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	sc := writeScenario(t, "name: pair\nduration: 1s\nrate: 50/s\nmix: {create: 1, validate: 1}\npopulation: {users: 10, prefill: 20}\n")
+
+	out := filepath.Join(dir, "good")
+	stdout.Reset()
+	stderr.Reset()
+	if code := Main([]string{"run", sc, "--target", tgt.URL, "--auth-key", key, "--out", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("run with the paired key: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+
+	out = filepath.Join(dir, "unpaired")
+	stdout.Reset()
+	stderr.Reset()
+	code := Main([]string{"run", sc, "--target", tgt.URL, "--out", out}, &stdout, &stderr)
+	if code != exitFailed {
+		t.Fatalf("run with a per-run key: exit %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{"does not accept this run's tokens", "loadgen keygen", "--auth-key"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("results dir %s left behind without a summary (%v)", out, err)
+	}
+}
+
+// TestURLModeRunLeavesTheRedisAsItWas: a run against a shared Redis
+// (the Memorystore case) writes through sessiond under its own prefix
+// only and removes exactly its keys: pre-existing data — including keys
+// under sessiond's default prefix — is byte-for-byte intact afterwards.
+func TestURLModeRunLeavesTheRedisAsItWas(t *testing.T) {
+	t.Setenv(sut.SessiondEnv, buildSessiond(t))
+	addr := testsvc.StartRedis(t)
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	seed := map[string]string{"app:config": "v1", "sb:s:someone-elses": "session", "sb:u:alice": "index"}
+	for k, v := range seed {
+		if err := admin.Set(ctx, k, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dumps := map[string]string{}
+	for k := range seed {
+		dumps[k] = admin.Dump(ctx, k).Val()
+	}
+	sc := writeScenario(t, "name: shared\nduration: 1s\nrate: 100/s\nmix: {create: 5, validate: 4, destroy: 1}\npopulation: {users: 20, prefill: 50}\n")
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"run", sc, "--redis", "redis://" + addr + "/0", "--out", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	var sum struct {
+		Target struct {
+			Redis struct {
+				Mode      string `json:"mode"`
+				KeyPrefix string `json:"key_prefix"`
+			} `json:"redis"`
+		} `json:"target"`
+		Ops map[string]struct {
+			Count uint64 `json:"count"`
+		} `json:"ops"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Target.Redis.Mode != "url" || !strings.HasPrefix(sum.Target.Redis.KeyPrefix, "sb:run-") || sum.Ops["create"].Count == 0 {
+		t.Fatalf("summary: %s", b)
+	}
+	keys, err := admin.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != len(seed) {
+		t.Errorf("keys after the run: %v; want only the %d seeded", keys, len(seed))
+	}
+	for k, d := range dumps {
+		if admin.Dump(ctx, k).Val() != d {
+			t.Errorf("%s changed", k)
+		}
+	}
+}
