@@ -88,6 +88,11 @@ type Config struct {
 	Observers []Observer
 	// ObserveEvery: default DefaultObserveEvery.
 	ObserveEvery time.Duration
+	// StartAt, when set, is called once after prefill and returns the
+	// start of the timeline, which the engine waits for: two engines of a
+	// duet agree on one start so that each operation is intended at the
+	// same moment against both servers. Default: right after prefill.
+	StartAt func() time.Time
 }
 
 // Phases reported in Progress.Phase.

@@ -160,6 +160,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	r.t0 = time.Now()
+	if cfg.StartAt != nil {
+		// A duet: the partner engine agrees on the same start, so every
+		// operation is intended at the same moment on both.
+		r.t0 = cfg.StartAt()
+		if d := time.Until(r.t0); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+	}
 	rep.StartedAt = r.t0.Add(sc.Warmup)
 	tickDone := make(chan struct{})
 	tickStop := make(chan struct{})

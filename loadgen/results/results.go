@@ -48,6 +48,14 @@ type Summary struct {
 	// Label names the run's tier or variant for comparisons (--label,
 	// e.g. memorystore-standard-m2).
 	Label string `json:"label,omitempty"`
+	// Pair is the id a baseline run shares with its current partner
+	// (--pair, e.g. a round of interleaved trials): the gate resamples
+	// partners together, so noise common to a round cancels. Duet is
+	// true when the partners were measured at the same moments,
+	// operation by operation (run --duet): their intervals are then
+	// resampled together too.
+	Pair string `json:"pair,omitempty"`
+	Duet bool   `json:"duet,omitempty"`
 }
 
 // Verdicts, in the order they take precedence.
