@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 )
 
 // More errors of writes (Create, Destroy, DestroyAll, DestroyHandle,
@@ -33,9 +34,17 @@ var (
 	ErrOutOfMemory = errors.New("session: redis is out of memory")
 )
 
-// clockSyncEvery is how often the Redis clock offset is measured again.
-// NTP-disciplined clocks drift by microseconds over this time.
+// clockSyncEvery is how often the Redis clock offset is measured again
+// (in the background: writes keep using the last measurement meanwhile).
 const clockSyncEvery = 10 * time.Second
+
+// clockSyncTimeout bounds a background measurement of the offset.
+const clockSyncTimeout = 5 * time.Second
+
+// driftPPM is the clock drift allowed for between two measurements, in
+// parts per million (crystal oscillators without NTP stay well within it):
+// an older offset is lowered by it so it stays a lower bound.
+const driftPPM = 100
 
 // cleanupTimeout bounds the background clean-up of a failed create; it
 // waits for a paused Redis that long.
@@ -53,30 +62,70 @@ type redisClock struct {
 	offsetUS int64     // lower bound of redis − local, µs
 	at       time.Time // when measured; zero: never
 	every    time.Duration
+	sf       singleflight.Group // one measurement at a time
 }
 
-// clockOffset returns the offset, measuring it again when older than
-// clockSyncEvery (or when force is set). When a new measurement fails it
-// keeps the last one.
+// clockOffset returns the offset. A known offset is returned at once
+// (lowered by driftPPM for its age) and, when older than every, measured
+// again in the background. Only an unknown offset, or force (a LATE
+// refusal that came back in time), makes the caller wait for TIME; then
+// concurrent callers share one measurement.
 func (s *Store) clockOffset(ctx context.Context, force bool) (int64, error) {
 	c := &s.clock
 	c.mu.Lock()
 	off, at := c.offsetUS, c.at
 	c.mu.Unlock()
-	if !force && !at.IsZero() && time.Since(at) < c.every {
-		return off, nil
+	if !force && !at.IsZero() {
+		age := time.Since(at)
+		if age >= c.every {
+			s.refreshClock()
+		}
+		return off - age.Microseconds()*driftPPM/1e6, nil
 	}
-	m, err := s.measureOffset(ctx)
+	v, err, _ := c.sf.Do("offset", func() (any, error) { return s.syncClock(ctx) })
 	if err != nil {
 		if !at.IsZero() {
-			return off, nil
+			return off - time.Since(at).Microseconds()*driftPPM/1e6, nil
 		}
 		return 0, err
 	}
+	return v.(int64), nil
+}
+
+// refreshClock measures the offset again in the background, unless a
+// measurement is already running.
+func (s *Store) refreshClock() {
+	ch := s.clock.sf.DoChan("offset", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), clockSyncTimeout)
+		defer cancel()
+		return s.syncClock(ctx)
+	})
+	_ = ch // the result lands in s.clock; nobody waits for it
+}
+
+// syncClock measures the offset and records it.
+func (s *Store) syncClock(ctx context.Context) (int64, error) {
+	m, err := s.measureOffset(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c := &s.clock
 	c.mu.Lock()
 	c.offsetUS, c.at = m, time.Now()
 	c.mu.Unlock()
 	return m, nil
+}
+
+// SyncClock measures the offset between Redis's clock and this process's
+// now, so that the first writes do not pay for it (sessiond calls it at
+// start). Writes measure it themselves when it is unknown; the error only
+// says that Redis did not answer.
+func (s *Store) SyncClock(ctx context.Context) error {
+	_, err := s.syncClock(ctx)
+	if err != nil {
+		return backendErr("read redis clock", err)
+	}
+	return nil
 }
 
 // measureOffset asks TIME of Redis (every master of a cluster, keeping

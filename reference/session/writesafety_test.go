@@ -391,3 +391,81 @@ func TestCreateScriptIsIdempotent(t *testing.T) {
 		}
 	})
 }
+
+// timeHook counts TIME commands and can hold them until their context
+// ends (a Redis too slow to answer the clock read).
+type timeHook struct {
+	mu    sync.Mutex
+	calls int
+	hold  bool
+	seen  chan struct{}
+}
+
+func (h *timeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *timeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *timeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if strings.EqualFold(fmt.Sprint(cmd.Args()[0]), "time") {
+			h.mu.Lock()
+			h.calls++
+			hold := h.hold
+			h.mu.Unlock()
+			if h.seen != nil {
+				select {
+				case h.seen <- struct{}{}:
+				default:
+				}
+			}
+			if hold {
+				<-ctx.Done()
+				cmd.SetErr(ctx.Err())
+				return ctx.Err()
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// Concurrent first writes share one clock measurement, and a stale
+// offset is measured again in the background while writes go on with
+// the old one: a slow TIME never delays or fails a write that has an
+// offset (regression: under load, every create of a fresh server timed
+// out reading the clock).
+func TestClockIsMeasuredOnceAndRefreshedInTheBackground(t *testing.T) {
+	e := miniEnv(t)
+	s := e.store(t, Config{MaxSessionsPerUser: -1})
+	h := &timeHook{seen: make(chan struct{}, 1)}
+	e.rdb.(*redis.Client).AddHook(h)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mustCreate(t, s, newSess("u"))
+		}()
+	}
+	wg.Wait()
+	if h.calls != 1 {
+		t.Fatalf("20 concurrent first creates read the clock %d times, want 1", h.calls)
+	}
+	<-h.seen
+	// Make the offset stale and TIME hang: a create still succeeds at once.
+	s.clock.mu.Lock()
+	s.clock.at = s.clock.at.Add(-time.Minute)
+	s.clock.mu.Unlock()
+	h.mu.Lock()
+	h.hold = true
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := s.Create(ctx, newSess("u")); err != nil {
+		t.Fatalf("create with a stale offset while TIME hangs: %v", err)
+	}
+	select {
+	case <-h.seen: // the background measurement was started
+	case <-ctx.Done():
+		t.Fatal("a stale offset was not measured again")
+	}
+}

@@ -115,6 +115,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	pctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
 	backend, err := st.Backend(pctx)
 	cancel()
+	if err == nil {
+		// Writes carry their deadline in Redis time (see package session);
+		// measuring the clock offset now spares the first requests a round
+		// trip. If it fails, the first write measures it.
+		sctx, scancel := context.WithTimeout(ctx, c.RequestTimeout)
+		if serr := st.SyncClock(sctx); serr != nil {
+			log.Warn("could not read Redis's clock yet; the first write will", "err", serr)
+		}
+		scancel()
+	}
 	switch {
 	case err != nil:
 		if reason := redisConfigError(err); reason != "" {
