@@ -161,7 +161,17 @@ func Gate(baseline, current []*results.Run, o Options) (*Decision, error) {
 			}
 		}
 	}
-	// Absolute SLOs of the current runs.
+	// Absolute SLOs of the current runs. A term the baseline breaches
+	// too says the machine (or the scenario) cannot meet it, not that the
+	// change broke it: that is inconclusive, not a regression.
+	baseBreached := map[string]bool{}
+	for _, r := range baseline {
+		for k, t := range r.Summary.SLO.Terms {
+			if !t.Passed {
+				baseBreached[k] = true
+			}
+		}
+	}
 	for _, r := range current {
 		for _, k := range sortedKeys(r.Summary.SLO.Terms) {
 			t := r.Summary.SLO.Terms[k]
@@ -171,8 +181,12 @@ func Gate(baseline, current []*results.Run, o Options) (*Decision, error) {
 			} else if t.Observed != nil {
 				c.Current, c.Baseline = *t.Observed, *t.Threshold
 			}
-			if !t.Passed {
-				c.Verdict, c.Why = Regression, "breaches the scenario's SLO in "+r.Name()
+			switch {
+			case t.Passed:
+			case baseBreached[k]:
+				c.Verdict, c.Why = Inconclusive, "breached in "+r.Name()+" and in the baseline too: the machine or the scenario cannot meet it, whatever the change"
+			default:
+				c.Verdict, c.Why = Regression, "breaches the scenario's SLO in "+r.Name()+" (the baseline met it)"
 			}
 			d.Checks = append(d.Checks, c)
 		}

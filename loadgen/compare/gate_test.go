@@ -176,9 +176,17 @@ func TestGateSLOBreachFails(t *testing.T) {
 	cur := synthRun(rng, 60, 200, 1000, 0.4, 0.05, 1)
 	th, ob := 1.0, 2.5
 	cur.Summary.SLO = results.SLOResult{Passed: false, Terms: map[string]results.SLOTerm{"validate.p99": {ThresholdMs: &th, ObservedMs: &ob}}}
-	d := decide(t, []*results.Run{synthRun(rng, 60, 200, 1000, 0.4, 0.05, 1)}, []*results.Run{cur})
+	base := synthRun(rng, 60, 200, 1000, 0.4, 0.05, 1)
+	d := decide(t, []*results.Run{base}, []*results.Run{cur})
 	if d.Verdict != Regression || check(d, "SLO validate.p99").Verdict != Regression {
 		t.Fatalf("verdict %s %+v", d.Verdict, d.Checks)
+	}
+	// The baseline breaching the same term is the machine's doing, not the
+	// change's: inconclusive.
+	base.Summary.SLO = cur.Summary.SLO
+	d = decide(t, []*results.Run{base}, []*results.Run{cur})
+	if d.Verdict != Inconclusive || check(d, "SLO validate.p99").Verdict != Inconclusive {
+		t.Fatalf("both breached: verdict %s %+v", d.Verdict, d.Checks)
 	}
 }
 

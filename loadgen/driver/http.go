@@ -55,6 +55,7 @@ type HTTPConfig struct {
 // HTTP is the driver for any server speaking the sessiond HTTP API:
 // POST /v1/sessions (Bearer token, {"data":…}) → 201 + Set-Cookie,
 // GET /v1/sessions/current → 200 or 401, DELETE /v1/sessions/current → 204.
+// Each request carries the W3C traceparent the context holds (WithTrace).
 // It keeps no cookie jar: the cookie value is the Session's Credential and
 // is sent back as "Cookie: name=value".
 type HTTP struct {
@@ -161,6 +162,7 @@ func (d *HTTP) Create(ctx context.Context, idToken string, data json.RawMessage)
 	req.Header.Set("Authorization", "Bearer "+idToken)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", d.userAgent)
+	setTrace(ctx, req)
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return Session{}, classifyErr("create", err)
@@ -199,12 +201,20 @@ func (d *HTTP) current(ctx context.Context, method, op string, s Session) Result
 	}
 	req.Header.Set("Cookie", d.CookieName()+"="+s.Credential)
 	req.Header.Set("User-Agent", d.userAgent)
+	setTrace(ctx, req)
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return classifyErr(op, err)
 	}
 	defer drain(resp)
 	return classifyStatus(op, resp.StatusCode)
+}
+
+// setTrace sends the operation's W3C traceparent, when it has one.
+func setTrace(ctx context.Context, req *http.Request) {
+	if t, ok := TraceFrom(ctx); ok {
+		req.Header.Set("Traceparent", t.TraceParent())
+	}
 }
 
 // Close drops idle keep-alive connections.

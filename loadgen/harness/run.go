@@ -125,6 +125,7 @@ func prepare(ctx context.Context, p Plan) (*run, engine.Config, error) {
 	ecfg := engine.Config{
 		Scenario: r.p.Scenario, Driver: drv, Tokens: r.src, Seed: p.Seed, IntervalLog: r.hlog,
 		Progress: p.Progress, Observers: append([]engine.Observer{r.smp}, p.Observers...),
+		Trace: p.Driver == DriverHTTP, Slowest: p.Slowest,
 	}
 	if r.env != nil && r.env.Facts().Mode == redisenv.ModeEmbedded {
 		ecfg.CPUNote = "the embedded Redis runs in loadgen's process and shares its CPU; use --redis local or container for high rates"

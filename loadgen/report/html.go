@@ -25,6 +25,7 @@ type page struct {
 	Memory                       []kv
 	LeakReasons, LeakChecks      []string
 	Notes                        []string
+	Slowest                      []string
 }
 
 type chart struct {
@@ -60,6 +61,7 @@ func HTML(w io.Writer, run *results.Run) error {
 		return err
 	}
 	p.Memory = memoryRows(s)
+	p.Slowest = slowestLines(s, 5)
 	if err := tmpl.Execute(w, p); err != nil {
 		return fmt.Errorf("render %s: %w", HTMLFile, err)
 	}

@@ -62,6 +62,14 @@ func Markdown(w io.Writer, run *results.Run) {
 		parts = append(parts, leak)
 		fmt.Fprintf(w, "Memory: %s.\n\n", mdEscape(strings.Join(parts, "; ")))
 	}
+	if lines := slowestLines(s, 3); len(lines) > 0 {
+		fmt.Fprintln(w, "Slowest operations (trace IDs for the server's tracing backend):")
+		fmt.Fprintln(w)
+		for _, l := range lines {
+			fmt.Fprintf(w, "- %s\n", mdEscape(l))
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "Shared cores: %s.\n", mdEscape(sharing(run)))
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "\n> %s\n", mdEscape(n))

@@ -217,3 +217,20 @@ type sloRow struct {
 	Key, Observed, Threshold string
 	Passed                   bool
 }
+
+// slowestLines describe up to n of the slowest operations of each kind
+// that carry a trace ID.
+func slowestLines(s *results.Summary, n int) []string {
+	var out []string
+	for _, r := range opRows(s) {
+		k := 0
+		for _, sl := range r.Op.Slowest {
+			if sl.TraceID == "" || k == n {
+				continue
+			}
+			k++
+			out = append(out, fmt.Sprintf("%s %.3f ms at %.0f ms into the measured phase: trace %s", r.Name, sl.LatencyMs, sl.IntendedMs, sl.TraceID))
+		}
+	}
+	return out
+}

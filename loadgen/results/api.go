@@ -66,6 +66,15 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 		if rep.Duration > 0 {
 			o.Rate = float64(st.Count) / rep.Duration.Seconds()
 		}
+		for _, sl := range st.Slowest {
+			since := sl.Intended - rep.Scenario.Warmup // offsets run from the timeline's start
+			so := SlowOp{LatencyMs: float64(sl.Latency) / float64(time.Millisecond), IntendedMs: float64(since) / float64(time.Millisecond),
+				At: rep.StartedAt.Add(since).UTC()}
+			if !sl.Trace.IsZero() {
+				so.TraceID = sl.Trace.String()
+			}
+			o.Slowest = append(o.Slowest, so)
+		}
 		if len(st.ExpectedByReason) > 0 {
 			o.ExpectedByReason = map[string]uint64{}
 			for k, v := range st.ExpectedByReason {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/harness"
+	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/redisenv"
 	"github.com/sessionbench/sessionbench/loadgen/report"
 	"github.com/sessionbench/sessionbench/loadgen/results"
@@ -27,6 +28,7 @@ type runFlags struct {
 	target, auth, driver, rate, duration, out, authKey, project, label string
 	duet, pair                                                         string
 	seed                                                               uint64
+	slowest                                                            int
 	quiet                                                              bool
 	redis                                                              redisenv.Spec
 	cluster                                                            clusterFlag
@@ -54,8 +56,18 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.out, "out", "", "results `dir` (default results/<scenario>-<UTC timestamp>/); must not exist or be empty")
 	fs.StringVar(&f.authKey, "auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key per run; see loadgen keygen)")
 	fs.StringVar(&f.project, "project", harness.DefaultProject, "Firebase project `ID` of the tokens (sessiond --firebase-project)")
+	fs.IntVar(&f.slowest, "slowest", recorder.DefaultSlowest, "list this many of the slowest operations of each kind in summary.json, with the W3C trace ID each was sent with (every HTTP operation carries a traceparent, sampled in the measured phase)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the operation and session picks (0: random, reported in summary.json)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line even on a terminal")
+}
+
+// slowestFlag maps --slowest 0 (none) to the library's "negative: none";
+// 0 there means the default.
+func slowestFlag(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func profileList() string {
@@ -180,6 +192,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	plan := harness.Plan{
 		Scenario: sc, ScenarioFile: raw, Dir: f.out, Target: f.target, Redis: f.redis,
 		Auth: f.auth, Project: f.project, Driver: f.driver, Seed: f.seed, Label: f.label, Pair: f.pair,
+		Slowest: slowestFlag(f.slowest),
 		Version: version, Log: stderr, AuthKeyFile: f.authKey,
 	}
 	if f.authKey != "" {
