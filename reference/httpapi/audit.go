@@ -15,19 +15,19 @@ import (
 // never the session ID, the token or the email.
 const (
 	auditCreated   = "created"   // reason "login"
-	auditRotated   = "rotated"   // a login replaced the cookie's session (issue 6)
-	auditDestroyed = "destroyed" // reasons "logout", "logout_everywhere"
-	auditRevoked   = "revoked"   // the server ended it: "user_agent_mismatch"
+	auditRotated   = "rotated"   // a login replaced the cookie's session: reason "login"
+	auditDestroyed = "destroyed" // reasons "logout", "logout_device", "logout_everywhere"
+	auditRevoked   = "revoked"   // the server ended it: "user_agent_mismatch", or --recheck-user's code
 )
 
-// audit logs one audit event. id is the session's ID (only its handle
-// prefix is logged) or ""; userID may be "" when the request did not
-// read the session (a logout presents only the cookie).
-func (s *Server) audit(ctx context.Context, event, reason, id, userID string, extra ...slog.Attr) {
+// audit logs one audit event. prefix is the session's handle prefix
+// (handlePrefix of its ID) or ""; userID may be "" when the request did
+// not read the session (a logout presents only the cookie).
+func (s *Server) audit(ctx context.Context, event, reason, prefix, userID string, extra ...slog.Attr) {
 	attrs := make([]slog.Attr, 0, 5+len(extra))
 	attrs = append(attrs, slog.String("audit", "session"), slog.String("event", event), slog.String("reason", reason))
-	if id != "" {
-		attrs = append(attrs, slog.String("handle_prefix", handlePrefix(id)))
+	if prefix != "" {
+		attrs = append(attrs, slog.String("handle_prefix", prefix))
 	}
 	if userID != "" {
 		attrs = append(attrs, slog.String("user_id", userID))

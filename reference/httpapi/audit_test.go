@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/session"
 )
 
@@ -91,5 +93,49 @@ func TestAuditEventPerSessionLifeChange(t *testing.T) {
 	}
 	if got[5]["count"] != float64(1) {
 		t.Errorf("logout everywhere count = %v, want 1 (the laptop was already out)", got[5]["count"])
+	}
+}
+
+// Issue 6's ways to end a session are audited too: a login that rotates
+// the cookie's session, a per-device logout, and --recheck-user ending a
+// disabled user's session.
+func TestAuditRotationDeviceLogoutAndRecheck(t *testing.T) {
+	e, users, clock := recheckEnv(t)
+	phone, laptop := e.browser(), e.browser()
+	e.login(phone, "alice")
+	oldPhone := handleOf(t, e, phone)
+	e.login(phone, "alice") // a page that posts a fresh token on every load
+	newPhone := handleOf(t, e, phone)
+	e.login(laptop, "alice")
+	laptopHandle := handleOf(t, e, laptop)
+	if r := e.do(phone, "DELETE", "/v1/sessions/"+laptopHandle, "", "User-Agent: phone"); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("per-device logout: %d %s", r.StatusCode, r.body)
+	}
+	users.set("alice", auth.UserState{Disabled: true})
+	clock.Advance(6 * time.Minute)
+	e.do(phone, "GET", "/v1/sessions/current", "", "User-Agent: phone").wantError(t, http.StatusUnauthorized, "user_disabled")
+
+	type ev struct{ event, reason, handle, user string }
+	want := []ev{
+		{"created", "login", oldPhone, "alice"},
+		{"created", "login", newPhone, "alice"},
+		{"rotated", "login", oldPhone, ""},
+		{"created", "login", laptopHandle, "alice"},
+		{"destroyed", "logout_device", laptopHandle, "alice"},
+		{"revoked", "user_disabled", newPhone, "alice"},
+	}
+	got := auditLines(t, e.logs.String())
+	if len(got) != len(want) {
+		t.Fatalf("%d audit events, want %d:\n%s", len(got), len(want), e.logs.String())
+	}
+	for i, w := range want {
+		m := got[i]
+		user, _ := m["user_id"].(string)
+		if m["event"] != w.event || m["reason"] != w.reason || m["handle_prefix"] != w.handle[:HandlePrefixLen] || user != w.user {
+			t.Errorf("event %d = %v, want %+v (handle prefix %s)", i, m, w, w.handle[:HandlePrefixLen])
+		}
+	}
+	if got[2]["new_handle_prefix"] != newPhone[:HandlePrefixLen] {
+		t.Errorf("rotation event names the new session %v, want %s", got[2]["new_handle_prefix"], newPhone[:HandlePrefixLen])
 	}
 }

@@ -29,7 +29,8 @@ const TracerName = "github.com/sessionbench/sessionbench/reference/httpapi"
 
 // Span attributes set by the API.
 const (
-	// AttrOperation: create, validate, destroy, destroy_all, list, verify_token.
+	// AttrOperation: create, validate, destroy, destroy_handle, destroy_all,
+	// list, verify_token.
 	AttrOperation = attribute.Key("sessiond.operation")
 	// AttrOutcome: ok, refused (the client's fault: 4xx) or error (5xx).
 	AttrOutcome = attribute.Key("sessiond.outcome")
@@ -282,6 +283,16 @@ func (t tracedStore) List(ctx context.Context, userID, currentID string) ([]sess
 	}
 	endSpan(span, "list", err, storeRefusal, extra...)
 	return infos, err
+}
+
+func (t tracedStore) DestroyHandle(ctx context.Context, userID, handle string) error {
+	if !recording(ctx) {
+		return t.API.DestroyHandle(ctx, userID, handle)
+	}
+	ctx, span := t.tracer.Start(ctx, "session.destroy_handle")
+	err := t.API.DestroyHandle(ctx, userID, handle)
+	endSpan(span, "destroy_handle", err, storeRefusal, AttrHandlePrefix.String(handle[:min(len(handle), HandlePrefixLen)]))
+	return err
 }
 
 // tracedVerifier wraps token verification in a span.
