@@ -23,7 +23,7 @@ import (
 const (
 	DefaultMaxRegression = 0.10                   // a p50/p99 ratio above 1.10 can fail
 	DefaultMinDelta      = 200 * time.Microsecond // and only when it is this much slower
-	DefaultConfidence    = 0.95 // for the whole gate (each check gets its Bonferroni share)
+	DefaultConfidence    = 0.95                   // for the whole gate (each check gets its Bonferroni share)
 	DefaultResamples     = 2000
 	// DefaultMinIntervals is the fewest one-second intervals per side
 	// for a latency verdict.
