@@ -22,6 +22,26 @@ const (
 	DuetCurrentDir = "current"
 )
 
+// duetBase reads --duet: the base server's URL, or the sessiond binary
+// to start for it. It is checked before anything is created.
+func duetBase(base string) (target, binary string, err error) {
+	switch {
+	case strings.HasPrefix(base, "http://") || strings.HasPrefix(base, "https://"):
+		return base, "", nil
+	case base != "":
+		st, err := os.Stat(base)
+		if err != nil {
+			return "", "", configErrorf("--duet %q: neither an http(s) URL nor a sessiond binary: %v", base, err)
+		}
+		if st.IsDir() || st.Mode()&0o111 == 0 {
+			return "", "", configErrorf("--duet %q: not an executable file; give a sessiond binary (chmod +x, or `go build -o FILE ./reference/cmd/sessiond`) or an http(s) URL", base)
+		}
+		return "", base, nil
+	default:
+		return "", "", configErrorf("--duet needs the base server: an http(s) URL or a sessiond binary")
+	}
+}
+
 // duetStartSlack is how far ahead of the later prefill the common start
 // is set, so both engines are waiting when it comes.
 const duetStartSlack = 200 * time.Millisecond
@@ -41,6 +61,10 @@ func RunDuet(ctx context.Context, current Plan, base string) (cur, baseOut *Outc
 	}
 	if current.Driver != DriverHTTP {
 		return nil, nil, configErrorf("--duet compares two HTTP servers; drop --driver store")
+	}
+	baseTarget, baseBinary, err := duetBase(base)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := prepareDir(current.Dir); err != nil {
 		return nil, nil, err
@@ -70,17 +94,7 @@ func RunDuet(ctx context.Context, current Plan, base string) (cur, baseOut *Outc
 	}
 	basePlan.Label = "base"
 	basePlan.Progress = nil // one progress line is enough
-	switch {
-	case strings.HasPrefix(base, "http://") || strings.HasPrefix(base, "https://"):
-		basePlan.Target = base
-	case base != "":
-		if _, err := os.Stat(base); err != nil {
-			return nil, nil, configErrorf("--duet %q: neither an http(s) URL nor a sessiond binary: %v", base, err)
-		}
-		basePlan.Target, basePlan.Sessiond = "", base
-	default:
-		return nil, nil, configErrorf("--duet needs the base server: an http(s) URL or a sessiond binary")
-	}
+	basePlan.Target, basePlan.Sessiond = baseTarget, baseBinary
 
 	rc, cfgC, err := prepare(ctx, current)
 	if rc != nil {

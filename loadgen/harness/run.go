@@ -281,6 +281,7 @@ func (r *run) targetFacts(ctx context.Context, env redisenv.Env, target *sut.SUT
 		t.Server, t.Auth = "reference/session store (in process)", "none (store driver)"
 	case target != nil:
 		t.URL, t.Server, t.Auth = target.URL, target.Server, src.Mode()
+		t.Exited = target.Exited()
 	}
 	if env != nil {
 		f := env.Facts()
@@ -297,6 +298,9 @@ func (r *run) targetFacts(ctx context.Context, env redisenv.Env, target *sut.SUT
 // creates were refused, and the end of sessiond's log.
 func (r *run) explainStartFailure(err error, src tokens.Source) error {
 	msg := err.Error()
+	if how := r.target.Exited(); how != "" {
+		msg = fmt.Sprintf("the sessiond loadgen started exited (%s): %s", how, msg)
+	}
 	if strings.Contains(msg, "401") || strings.Contains(msg, string(driver.Rejected)) {
 		if hint := r.rejectedHint(src); hint != "" {
 			msg += "\n" + hint
@@ -317,10 +321,15 @@ func (r *run) rejectedHint(src tokens.Source) string {
 	if r.p.Target == "" {
 		return "creates were refused (401): the sessiond loadgen started did not accept the minted tokens; see " + SessiondLog
 	}
-	if r.p.AuthKey == nil {
-		return "most creates were refused (401): the target does not accept this run's tokens. They are signed with a key made for this run; " +
-			"either start the target with the run's public key (sessiond --auth=local --auth-public-key " + filepath.Join(r.p.Dir, PublicKeyFile) + "), " +
-			"or make a key pair once with `loadgen keygen --out key.pem --public-key-out pub.pem`, start sessiond with --auth-public-key pub.pem and pass --auth-key key.pem to every run"
+	keygen := "make a key pair once with `loadgen keygen --out key.pem --public-key-out pub.pem`, start sessiond with --auth-public-key pub.pem and pass --auth-key key.pem to every run"
+	if r.p.AuthKey == nil || r.p.AuthKeyFile == "" {
+		msg := "most creates were refused (401): the target does not accept this run's tokens. They are signed with a key made for this run; "
+		if r.measured {
+			// The results directory, and the public key in it, are kept.
+			return msg + "either start the target with the run's public key (sessiond --auth=local --auth-public-key " +
+				filepath.Join(r.p.Dir, PublicKeyFile) + "), or " + keygen
+		}
+		return msg + keygen
 	}
 	return "most creates were refused (401): the target does not trust --auth-key " + r.p.AuthKeyFile +
 		"; start it with that key's public half (--auth-public-key) and the same --firebase-project as --project (" + r.p.Project + ")"

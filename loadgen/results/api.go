@@ -116,6 +116,8 @@ func (s *Summary) decide() (string, []string) {
 		}
 	}
 	switch {
+	case s.Target.Exited != "":
+		return VerdictFailed, []string{fmt.Sprintf("the sessiond loadgen started exited during the run (%s); see sessiond.log", s.Target.Exited)}
 	case s.Partial:
 		why := "interrupted before the schedule ended"
 		if n == 0 {

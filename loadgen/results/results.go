@@ -58,12 +58,15 @@ type Summary struct {
 	Duet bool   `json:"duet,omitempty"`
 }
 
-// Verdicts, in the order they take precedence.
+// Verdicts, in the order they take precedence, except that a sessiond
+// loadgen started which exited during the run makes it failed before
+// anything else is considered.
 const (
 	// VerdictPartial: interrupted before the schedule ended (exit 1).
 	VerdictPartial = "partial"
-	// VerdictFailed: every recorded operation failed, or none was
-	// recorded: the target is not serving (exit 1).
+	// VerdictFailed: the sessiond loadgen started exited during the run,
+	// every recorded operation failed, or none was recorded: the target
+	// is not serving (exit 1).
 	VerdictFailed = "failed"
 	// VerdictInvalid: the generator did not keep its schedule (exit 1).
 	VerdictInvalid = "invalid"
@@ -80,6 +83,9 @@ type Target struct {
 	Redis  Redis  `json:"redis"`
 	Auth   string `json:"auth"`
 	Driver string `json:"driver,omitempty"`
+	// Exited is how the sessiond loadgen started ended when it exited
+	// before the run did (e.g. "signal: killed"); such a run failed.
+	Exited string `json:"exited,omitempty"`
 }
 
 // Redis describes the Redis behind the target.

@@ -208,6 +208,21 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+// TestServerExitedFailsTheRun: a sessiond killed mid-run (308 of 500
+// operations failed to connect) printed "slo: passed" and exited 0.
+// Whatever the numbers, a server that died is a failed run, even an
+// interrupted one.
+func TestServerExitedFailsTheRun(t *testing.T) {
+	for _, partial := range []bool{false, true} {
+		rep := report(t, "")
+		rep.Partial = partial
+		s := New(rep, Target{Exited: "signal: killed"}, Env{})
+		if s.Verdict != VerdictFailed || !strings.Contains(strings.Join(s.VerdictReasons, ";"), "exited during the run (signal: killed)") {
+			t.Errorf("partial=%v: verdict %q %v; want failed naming the exit", partial, s.Verdict, s.VerdictReasons)
+		}
+	}
+}
+
 // TestNothingMeasuredHasNoSLOVerdict: interrupted before the measured
 // phase, the SLO is not evaluated (it printed "create.p99 0.000ms ≤
 // 500ms BREACH" next to "validity: valid").

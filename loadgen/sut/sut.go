@@ -121,6 +121,25 @@ func (s *SUT) Close() error {
 	return err
 }
 
+// Exited says how a sessiond loadgen started ended when it exited on its
+// own (killed, crashed, or stopped by someone else); "" while it runs,
+// and always for an external server, which loadgen cannot watch.
+func (s *SUT) Exited() string {
+	if s == nil || s.proc == nil {
+		return ""
+	}
+	select {
+	case err := <-s.proc.done:
+		s.proc.done <- err
+		if err == nil {
+			return "exit status 0"
+		}
+		return err.Error()
+	default:
+		return ""
+	}
+}
+
 // metricsURL is base/metrics when it answers 200 with Prometheus text.
 func metricsURL(ctx context.Context, base string) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

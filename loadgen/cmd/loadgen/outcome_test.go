@@ -223,3 +223,55 @@ func TestDuetRunsBothServersInStep(t *testing.T) {
 		t.Errorf("gate on a duet: exit %d\n%s%s", code, so.String(), se.String())
 	}
 }
+
+// TestSessiondKilledMidRunFailsTheRun: the sessiond loadgen started was
+// killed during the run; 308 of 500 operations failed to connect, yet
+// the run printed "slo: passed" and exited 0. A wrapper kills it with
+// SIGKILL one second after it is ready (it hands loadgen the ready file
+// only once sessiond wrote it), inside a 3 s measured phase.
+func TestSessiondKilledMidRunFailsTheRun(t *testing.T) {
+	bin := buildSessiond(t)
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "sessiond-killed")
+	script := `#!/bin/bash
+ready=""; args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = --ready-file ]; then ready=$2; shift 2; continue; fi
+  args+=("$1"); shift
+done
+"` + bin + `" "${args[@]}" --ready-file "$ready.inner" &
+pid=$!
+while [ ! -s "$ready.inner" ]; do sleep 0.01; done
+cp "$ready.inner" "$ready"
+sleep 1
+kill -KILL $pid
+wait $pid
+`
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(sut.SessiondEnv, wrapper)
+	sc := writeScenario(t, "name: crash\nduration: 3s\nrate: 100/s\nmix: {create: 1, validate: 4}\npopulation: {users: 20}\nslo: {validate.p99: 10s}\n")
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"run", sc, "--redis", "embedded", "--out", out}, &stdout, &stderr)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFailed, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String()+stdout.String(), "exited") {
+		t.Errorf("output does not say sessiond exited:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	var sum struct {
+		Verdict string `json:"verdict"`
+		Target  struct {
+			Exited string `json:"exited"`
+		} `json:"target"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil || sum.Verdict != "failed" || !strings.Contains(sum.Target.Exited, "137") {
+		t.Errorf("verdict %q, target.exited %q (%v); want failed, exit status 137", sum.Verdict, sum.Target.Exited, err)
+	}
+}

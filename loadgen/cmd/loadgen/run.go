@@ -176,6 +176,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageErr(stderr, err)
 		}
 	}
+	if f.slowest < 0 {
+		return usageErr(stderr, fmt.Errorf("--slowest %d: want 0 (none) or a positive count, e.g. --slowest 10", f.slowest))
+	}
+	if m := redisenv.ModeOf(f.redis.Mode); f.redis.Image != "" && m != redisenv.ModeContainer && m != redisenv.ModeAuto {
+		return usageErr(stderr, fmt.Errorf("--redis-image applies to --redis container (or auto), not %s: drop --redis-image or use --redis container", m))
+	}
 	f.redis.Cluster, f.redis.ClusterSeeds = f.cluster.set, f.cluster.seeds
 
 	scenarioPath := pos[0]
