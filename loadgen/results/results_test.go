@@ -19,7 +19,7 @@ import (
 // rejections (raced destroy).
 func report(t *testing.T, slo string) *engine.Report {
 	t.Helper()
-	sc, err := scenario.Parse([]byte("name: t\nduration: 10s\nrate: 100/s\nmix: {create: 1}\n"+slo), "t.yaml")
+	sc, err := scenario.Parse([]byte("name: t\nduration: 10s\nrate: 100/s\nmix: {create: 1, validate: 1, destroy: 1}\n"+slo), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -450,6 +450,10 @@ func (p *parser) slo(n *yaml.Node, s *Scenario) error {
 		if !ok || (op != "create" && op != "validate" && op != "destroy") || !contains(sloStats, stat) {
 			return p.errf(k, "unknown key %q in slo (known: <create|validate|destroy>.<%s>, error_rate)", k.Value, strings.Join(sloStats, "|"))
 		}
+		if w := map[string]float64{"create": s.Mix.Create, "validate": s.Mix.Validate, "destroy": s.Mix.Destroy}[op]; w <= 0 {
+			// It could only ever be judged on nothing: a breach with no evidence.
+			return p.errf(k, "slo.%s: the mix sends no %s (mix.%s is 0); drop this term or give %s a weight in mix", k.Value, op, op, op)
+		}
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {
 			return p.errf(v, "slo.%s: %q is not a positive duration; write e.g. 10ms", k.Value, val)

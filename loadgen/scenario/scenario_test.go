@@ -116,6 +116,8 @@ func TestParseBadFiles(t *testing.T) {
 		{"slo unknown stat", base + "slo: {validate.p95: 5ms}\n", []string{"bad.yaml:5:", `unknown key "validate.p95" in slo`}},
 		{"slo unknown op", base + "slo: {login.p99: 5ms}\n", []string{`unknown key "login.p99" in slo`}},
 		{"slo bad latency", base + "slo: {validate.p99: fast}\n", []string{"slo.validate.p99", "write e.g. 10ms"}},
+		// It was accepted and reported "destroy.p99 0.000ms ≤ 5ms BREACH".
+		{"slo on an operation the mix never sends", base + "slo: {destroy.p99: 5ms}\n", []string{"bad.yaml:5:", "slo.destroy.p99: the mix sends no destroy"}},
 		{"slo bad error rate", base + "slo: {error_rate: lots}\n", []string{"slo.error_rate", "percentage"}},
 		{"duplicate key", base + "name: y\n", []string{"bad.yaml:5:", `duplicate key "name"`}},
 		{"not yaml", "name: [\n", []string{"bad.yaml: not valid YAML"}},
