@@ -16,6 +16,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 )
 
@@ -133,7 +134,9 @@ var gateOps = []string{"create", "validate", "destroy"}
 // ratio's confidence interval lies above 1, the ratio exceeds
 // 1+MaxRegression and the slowdown exceeds MinDelta. Any run that is not
 // a valid, complete run makes the gate inconclusive: its numbers can
-// neither fail nor pass a change.
+// neither fail nor pass a change. So do sides measured under different
+// load (another rate or duration, or, unless they are duets, background
+// load more than BackgroundGap apart).
 func Gate(baseline, current []*results.Run, o Options) (*Decision, error) {
 	o.defaults()
 	if len(baseline) == 0 || len(current) == 0 {
@@ -145,7 +148,9 @@ func Gate(baseline, current []*results.Run, o Options) (*Decision, error) {
 		d.Aligned = allDuets(baseline) && allDuets(cur)
 	}
 	d.Warnings = append(d.Warnings, envWarnings(baseline, current)...)
-	invalid := false
+	loadWarn, undecidable := loadWarnings(baseline, current, d.Aligned)
+	d.Warnings = append(d.Warnings, loadWarn...)
+	invalid := undecidable
 	for _, side := range []struct {
 		name string
 		runs []*results.Run
@@ -454,6 +459,71 @@ func envWarnings(baseline, current []*results.Run) []string {
 	diff("Redis", b.Target.Redis.Mode+" "+b.Target.Redis.Profile, c.Target.Redis.Mode+" "+c.Target.Redis.Profile)
 	diff("scenario", b.Scenario, c.Scenario)
 	return w
+}
+
+// BackgroundGap is how many percentage points more of the machine other
+// processes may take during one side than during the other (the mean of
+// timeline.csv's host_other_cpu_pct over the measured phase) before runs
+// that were not measured together cannot tell the change from the
+// neighbours. Duets share their moments, so it does not apply to them.
+const BackgroundGap = 20.0
+
+// loadWarnings say where the two sides were not measured under the same
+// load: a different schedule (latency depends on the rate), or, for runs
+// not measured side by side, very different background load. Either
+// makes the comparison undecidable.
+func loadWarnings(baseline, current []*results.Run, aligned bool) (w []string, undecidable bool) {
+	b := baseline[0].Summary
+	for _, r := range append(baseline[1:], current...) {
+		c := r.Summary
+		if relDiff(b.Load.TargetRate, c.Load.TargetRate) > 0.01 || relDiff(b.DurationS, c.DurationS) > 0.01 {
+			w = append(w, fmt.Sprintf("LOAD DIFFERS: %s ran %.6g/s for %.6g s, %s %.6g/s for %.6g s; latency depends on the load, so run both sides with the same scenario and flags",
+				baseline[0].Name(), b.Load.TargetRate, b.DurationS, r.Name(), c.Load.TargetRate, c.DurationS))
+			undecidable = true
+		}
+	}
+	if aligned {
+		return w, undecidable
+	}
+	bo, co := otherCPU(baseline), otherCPU(current)
+	if !math.IsNaN(bo) && !math.IsNaN(co) && math.Abs(bo-co) > BackgroundGap {
+		w = append(w, fmt.Sprintf("BACKGROUND LOAD DIFFERS: other processes used %.1f %% of the cores during the baseline and %.1f %% during the current runs (timeline host_other_cpu_pct); the gate cannot tell the change from its neighbours: rerun as duets (loadgen run --duet, make gate) or on a quiet machine",
+			bo, co))
+		undecidable = true
+	}
+	return w, undecidable
+}
+
+// relDiff is |a−b| relative to the larger (0 when both are 0).
+func relDiff(a, b float64) float64 {
+	m := math.Max(math.Abs(a), math.Abs(b))
+	if m == 0 {
+		return 0
+	}
+	return math.Abs(a-b) / m
+}
+
+// otherCPU is the mean over runs of each run's mean host_other_cpu_pct in
+// the measured phase; NaN when no run has a timeline.
+func otherCPU(runs []*results.Run) float64 {
+	sum, n := 0.0, 0
+	for _, r := range runs {
+		rs, rn := 0.0, 0
+		for _, row := range r.Timeline {
+			if v := row.Values[results.HostOtherCPUPct]; row.Phase == engine.PhaseMeasure && !math.IsNaN(v) {
+				rs += v
+				rn++
+			}
+		}
+		if rn > 0 {
+			sum += rs / float64(rn)
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"strings"
 	"testing"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 )
@@ -258,4 +260,61 @@ func TestGatePairsRounds(t *testing.T) {
 		t.Errorf("unpaired interval [%.3f, %.3f] not wider than paired [%.3f, %.3f]", u.Lo, u.Hi, c.Lo, c.Hi)
 	}
 	t.Logf("paired: %s; unpaired: %s", c.Why, u.Why)
+}
+
+// timelineOf gives a run a measured-phase timeline in which other
+// processes used pct % of the cores.
+func timelineOf(r *results.Run, pct float64) *results.Run {
+	for i := 0; i < 10; i++ {
+		row := results.TimelineRow{ElapsedS: float64(i), Phase: engine.PhaseMeasure}
+		for k := range row.Values {
+			row.Values[k] = math.NaN()
+		}
+		row.Values[results.HostOtherCPUPct] = pct
+		r.Timeline = append(r.Timeline, row)
+	}
+	return r
+}
+
+// TestGateDifferentLoadIsInconclusive: a 150/s, 5 s baseline against a
+// 200/s, 10 s current run passed with no warning.
+func TestGateDifferentLoadIsInconclusive(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(21, 22))
+	base, cur := synthRun(rng, 60, 200, 800, 0.4, 0.05, 1), synthRun(rng, 60, 200, 800, 0.4, 0.05, 1)
+	base.Summary.Load.TargetRate, base.Summary.DurationS = 150, 5
+	cur.Summary.Load.TargetRate, cur.Summary.DurationS = 200, 10
+	d := decide(t, []*results.Run{base}, []*results.Run{cur})
+	if d.Verdict != Inconclusive || !strings.Contains(strings.Join(d.Warnings, "\n"), "LOAD DIFFERS") {
+		t.Fatalf("verdict %s warnings %v", d.Verdict, d.Warnings)
+	}
+	cur.Summary.Load.TargetRate, cur.Summary.DurationS = 150, 5
+	if d := decide(t, []*results.Run{base}, []*results.Run{cur}); d.Verdict != Pass {
+		t.Fatalf("same load: verdict %s warnings %v", d.Verdict, d.Warnings)
+	}
+}
+
+// TestGateBackgroundLoadGap: two runs of the same code one after the
+// other, the first on a quiet machine (0.5 %) and the second beside
+// other work (69 %), failed as a 2.6× p99 regression. Runs not measured
+// together are inconclusive when their background load differs by more
+// than BackgroundGap; duets, which share their moments, are judged.
+func TestGateBackgroundLoadGap(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(23, 24))
+	quiet := timelineOf(synthRun(rng, 60, 200, 800, 0.4, 0.05, 1), 0.5)
+	busy := timelineOf(synthRun(rng, 60, 200, 800, 0.4, 0.05, 2.6), 69)
+	d := decide(t, []*results.Run{quiet}, []*results.Run{busy})
+	if d.Verdict != Inconclusive || d.ExitCode() != 1 || !strings.Contains(strings.Join(d.Warnings, "\n"), "BACKGROUND LOAD DIFFERS") {
+		t.Fatalf("verdict %s warnings %v", d.Verdict, d.Warnings)
+	}
+	near := timelineOf(synthRun(rng, 60, 200, 800, 0.4, 0.05, 2.6), 0.5+BackgroundGap-1)
+	if d := decide(t, []*results.Run{quiet}, []*results.Run{near}); d.Verdict != Regression {
+		t.Fatalf("background within the gap: verdict %s warnings %v", d.Verdict, d.Warnings)
+	}
+	// Duets: each side counts its partner as "other"; the gap says nothing.
+	for _, r := range []*results.Run{quiet, busy} {
+		r.Summary.Pair, r.Summary.Duet = "duet-1", true
+	}
+	if d := decide(t, []*results.Run{quiet}, []*results.Run{busy}); d.Verdict != Regression || !d.Aligned {
+		t.Fatalf("duet: verdict %s aligned %v warnings %v", d.Verdict, d.Aligned, d.Warnings)
+	}
 }

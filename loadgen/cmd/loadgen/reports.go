@@ -173,6 +173,13 @@ func gateCmd(args []string, stdout, stderr io.Writer) int {
 	if *minDelta < 0 {
 		return usageErr(stderr, fmt.Errorf("--min-delta %v: want a duration ≥ 0, e.g. 0.2ms", *minDelta))
 	}
+	for _, out := range []struct{ flag, path string }{{"--junit", *junit}, {"--markdown", *md}} {
+		// Checked before deciding: a gate that printed PASS and then
+		// exited 1 (inconclusive) for an unwritable file misleads CI.
+		if err := checkWritable(out.path); err != nil {
+			return usageErr(stderr, fmt.Errorf("%s %s: %v", out.flag, out.path, err))
+		}
+	}
 	baseline, err := readRuns(base)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
@@ -204,6 +211,23 @@ func gateCmd(args []string, stdout, stderr io.Writer) int {
 	return d.ExitCode()
 }
 
+// checkWritable says why a file cannot be written at path ("" is fine:
+// the output was not asked for): its directory must exist, and the path
+// must not be a directory.
+func checkWritable(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return errors.New("is a directory; give a file name")
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("directory %s does not exist; create it first", dir)
+	}
+	return nil
+}
+
 // writeWith writes a file with f (appending when it is
 // $GITHUB_STEP_SUMMARY, which other steps share).
 func writeWith(path string, f func(io.Writer) error) error {
@@ -222,10 +246,14 @@ func writeWith(path string, f func(io.Writer) error) error {
 	return file.Close()
 }
 
-// parsePercent reads a percentage, "10%" or "10", as a fraction (0.1).
+// parsePercent reads a percentage, "10%", as a fraction (0.1). The % sign
+// is required: a bare 0.1 could mean 10 % or 0.1 %.
 func parsePercent(s string) (float64, error) {
-	t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
-	v, err := strconv.ParseFloat(t, 64)
+	t := strings.TrimSpace(s)
+	if !strings.HasSuffix(t, "%") {
+		return 0, errors.New("not a percentage: write it with a % sign")
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
 	if err != nil || v < 0 || v != v {
 		return 0, errors.New("not a percentage")
 	}

@@ -98,6 +98,11 @@ func TestGateExitCodes(t *testing.T) {
 		{"--baseline", base, "--current", filepath.Join(out, "nope")},
 		{"--baseline", base, "--current", cur, "--max-regression", "lots"},
 		{"--baseline", base, "--current", cur, "stray"},
+		// A bare 0.1 was read as 0.1 % (and 10 as 10 %): the % is required.
+		{"--baseline", base, "--current", cur, "--max-regression", "0.1"},
+		// Unwritable outputs printed PASS, then exited 1 (inconclusive).
+		{"--baseline", base, "--current", cur, "--junit", filepath.Join(out, "no-such-dir", "j.xml")},
+		{"--baseline", base, "--current", cur, "--markdown", out},
 	} {
 		if code, o := run(args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, o)
