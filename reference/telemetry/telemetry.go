@@ -110,6 +110,15 @@ func Setup(ctx context.Context, c Config) (t *Tracing, desc string, err error) {
 		opts = append(opts, otlptracehttp.WithEndpointURL(u))
 		desc = "OTLP/HTTP " + u
 	case c.getenv(EnvTracesEndpoint) != "" || c.getenv(EnvEndpoint) != "":
+		// The exporter reads the variables itself and would only fail at
+		// the first export ("https:///notaurl/v1/traces"): check them now.
+		for _, k := range []string{EnvTracesEndpoint, EnvEndpoint} {
+			if v := strings.TrimSpace(c.getenv(k)); v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return nil, "", fmt.Errorf("%s=%q is not an http(s) URL; use the collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318", k, v)
+				}
+			}
+		}
 		desc = "OTLP/HTTP from " + EnvEndpoint + "/" + EnvTracesEndpoint
 	default:
 		return nil, "tracing off: no --otel-endpoint or " + EnvEndpoint, nil
@@ -149,7 +158,7 @@ func Setup(ctx context.Context, c Config) (t *Tracing, desc string, err error) {
 		return nil, "", fmt.Errorf("trace resource (OTEL_RESOURCE_ATTRIBUTES?): %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		sdktrace.WithBatcher(validUTF8Exporter{exp}),
 		// Sampling.Sample has decided before the first span starts, and
 		// spans start only under a sampled request: record them all.
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -159,6 +160,9 @@ func TestSetupRefusesWhatItCannotExport(t *testing.T) {
 		{telemetry.Config{Getenv: env(telemetry.EnvEndpoint, "http://c:4318", telemetry.EnvTracesProtocol, "grpc", telemetry.EnvProtocol, "http/protobuf")}, telemetry.EnvTracesProtocol},
 		{telemetry.Config{Getenv: env(telemetry.EnvEndpoint, "http://c:4318", telemetry.EnvTracesExporter, "zipkin")}, telemetry.EnvTracesExporter},
 		{telemetry.Config{Endpoint: "http://c:4318", Getenv: env(telemetry.EnvSampler, "bogus")}, telemetry.EnvSampler},
+		// It started and then failed every export to "https:///notaurl/v1/traces".
+		{telemetry.Config{Getenv: env(telemetry.EnvEndpoint, "notaurl")}, telemetry.EnvEndpoint},
+		{telemetry.Config{Getenv: env(telemetry.EnvEndpoint, "http://c:4318", telemetry.EnvTracesEndpoint, "c:4318")}, telemetry.EnvTracesEndpoint},
 	} {
 		tr, _, err := telemetry.Setup(ctx, tc.cfg)
 		if err == nil || tr != nil || !strings.Contains(err.Error(), tc.want) {
@@ -301,5 +305,60 @@ func TestChildrenOnlyStartsSpansOnlyUnderARecordingParent(t *testing.T) {
 	ended := rec.Ended()
 	if len(ended) != 2 || ended[0].Name() != "command" || ended[0].Parent().SpanID() != parent.SpanContext().SpanID() {
 		t.Fatalf("ended spans %v, want the command under the request", ended)
+	}
+}
+
+// TestInvalidUTF8DoesNotLoseTheBatch: one request with a User-Agent of
+// invalid UTF-8 made the OTLP exporter refuse the whole batch ("string
+// field contains invalid UTF-8"), losing every other span in it. The
+// bad strings are exported with U+FFFD; the other spans unchanged.
+func TestInvalidUTF8DoesNotLoseTheBatch(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	tr, _, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: srv.URL, Getenv: env()})
+	if err != nil || tr == nil {
+		t.Fatalf("Setup: %v %v", tr, err)
+	}
+	tracer := tr.Provider.Tracer("t")
+	_, good := tracer.Start(ctx, "good", trace.WithAttributes(attribute.String("user_agent.original", "curl/8")))
+	good.End()
+	_, bad := tracer.Start(ctx, "bad\xffname", trace.WithAttributes(
+		attribute.String("user_agent.original", "bad\xffagent"), attribute.StringSlice("list", []string{"ok", "\xfe"}), attribute.Int("n", 7)))
+	bad.AddEvent("ev\xff", trace.WithAttributes(attribute.String("k", "v\xff")))
+	bad.End()
+	if err := tr.Provider.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	got := map[string]map[string]string{}
+	for _, req := range rc.reqs {
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				for _, sp := range ss.GetSpans() {
+					attrs := map[string]string{}
+					for _, a := range sp.GetAttributes() {
+						attrs[a.GetKey()] = a.GetValue().String()
+					}
+					for _, ev := range sp.GetEvents() {
+						attrs["event "+ev.GetName()] = ev.GetAttributes()[0].GetValue().GetStringValue()
+					}
+					got[sp.GetName()] = attrs
+				}
+			}
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("receiver got spans %v, want good and the repaired bad one", got)
+	}
+	if !strings.Contains(got["good"]["user_agent.original"], "curl/8") {
+		t.Errorf("good span attributes %v", got["good"])
+	}
+	b, ok := got["bad\uFFFDname"]
+	if !ok || !strings.Contains(b["user_agent.original"], "bad\uFFFDagent") || !strings.Contains(b["list"], "\uFFFD") ||
+		!strings.Contains(b["n"], "7") || b["event ev\uFFFD"] != "v\uFFFD" {
+		t.Errorf("repaired span %v", got)
 	}
 }
