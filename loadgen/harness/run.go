@@ -86,6 +86,11 @@ func prepare(ctx context.Context, p Plan) (*run, engine.Config, error) {
 	if err := p.check(); err != nil {
 		return nil, engine.Config{}, err
 	}
+	if p.Target == "" {
+		if err := withinSessiondLimits(p.Scenario); err != nil {
+			return nil, engine.Config{}, err
+		}
+	}
 	if err := prepareDir(p.Dir); err != nil {
 		return nil, engine.Config{}, err
 	}
@@ -131,6 +136,25 @@ func prepare(ctx context.Context, p Plan) (*run, engine.Config, error) {
 		ecfg.CPUNote = "the embedded Redis runs in loadgen's process and shares its CPU; use --redis local or container for high rates"
 	}
 	return r, ecfg, nil
+}
+
+// withinSessiondLimits refuses a scenario that the sessiond loadgen
+// starts (or the store driver, same defaults) would refuse by design:
+// its numbers would measure the limit, not the server. Prefilled sessions
+// beyond the per-user cap are ended as they are made (80 of 100 validates
+// were then "rejected" and the run passed), and data over the size cap
+// makes every create fail.
+func withinSessiondLimits(sc *scenario.Scenario) error {
+	if pop := sc.Population; pop.Prefill > pop.Users*session.DefaultMaxSessionsPerUser {
+		return configErrorf("population.prefill %d is more than users %d × sessiond's cap of %d sessions per user: the cap would end %d of them as they are made; raise population.users to at least %d or lower prefill",
+			pop.Prefill, pop.Users, session.DefaultMaxSessionsPerUser, pop.Prefill-pop.Users*session.DefaultMaxSessionsPerUser,
+			(pop.Prefill+session.DefaultMaxSessionsPerUser-1)/session.DefaultMaxSessionsPerUser)
+	}
+	if n := sc.Session.DataBytes; n > session.DefaultMaxDataBytes {
+		return configErrorf("session.data_bytes %d is more than sessiond's limit of %d bytes of data per session: every create would be refused; use at most %d",
+			n, session.DefaultMaxDataBytes, session.DefaultMaxDataBytes)
+	}
+	return nil
 }
 
 // finish turns the engine's report into the results directory.
