@@ -217,11 +217,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out, err := harness.Run(ctx, plan)
 	prog.done()
 	if err != nil {
-		fmt.Fprintf(stderr, "loadgen: %v\n", err)
-		if harness.IsConfigError(err) {
-			return exitUsage
-		}
-		return exitFailed
+		return runErr(ctx, err, stderr)
 	}
 	printOutcome(stdout, out)
 	return verdictExit(out.Summary, stderr)
@@ -232,11 +228,7 @@ func duet(ctx context.Context, plan harness.Plan, base string, prog *progress, s
 	cur, b, err := harness.RunDuet(ctx, plan, base)
 	prog.done()
 	if err != nil {
-		fmt.Fprintf(stderr, "loadgen: %v\n", err)
-		if harness.IsConfigError(err) {
-			return exitUsage
-		}
-		return exitFailed
+		return runErr(ctx, err, stderr)
 	}
 	fmt.Fprintln(stdout, "== base")
 	printOutcome(stdout, b)
@@ -247,6 +239,22 @@ func duet(ctx context.Context, plan harness.Plan, base string, prog *progress, s
 		return code // a base that did not run cleanly decides nothing
 	}
 	return verdictExit(cur.Summary, stderr)
+}
+
+// runErr reports a run that measured nothing and returns its exit code.
+// Interrupted while setting up (tokens, Redis, prefill), the cause is the
+// interrupt, not the step it cut short: no error dump, no sessiond.log.
+func runErr(ctx context.Context, err error, stderr io.Writer) int {
+	switch {
+	case harness.IsConfigError(err):
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "loadgen: interrupted before the measured phase: nothing was measured, no results written")
+	default:
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+	}
+	return exitFailed
 }
 
 // printOutcome writes the human summary of a run.

@@ -192,3 +192,32 @@ func (c *child) interrupt(t *testing.T) {
 		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, c.stderr.String())
 	}
 }
+
+// TestSIGINTDuringTokenWarmup: Ctrl-C while the token pool was warming
+// printed "engine: tokens: warm 1000 users: context canceled" and the end
+// of sessiond.log, as if sessiond had failed. It says it was interrupted
+// and that nothing was written, and leaves no results directory.
+func TestSIGINTDuringTokenWarmup(t *testing.T) {
+	bin := buildSessiond(t)
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "many.yaml")
+	// 100,000 users: minting their tokens takes far longer than the
+	// moment between sessiond's start and the interrupt.
+	if err := os.WriteFile(sc, []byte("name: many\nduration: 10s\nrate: 50/s\nmix: {create: 1, validate: 1}\npopulation: {users: 100000}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	c := startLoadgen(t, bin, "run", sc, "--out", out, "--redis", "embedded")
+	c.waitFor(t, "sessiond to start", func() bool {
+		_, logErr := os.Stat(filepath.Join(out, "sessiond.log"))
+		_, readyErr := os.Stat(filepath.Join(out, ".sessiond.ready"))
+		return logErr == nil && os.IsNotExist(readyErr)
+	})
+	c.interrupt(t)
+	if !strings.Contains(c.stderr.String(), "interrupted before the measured phase") || strings.Contains(c.stderr.String(), "sessiond.log ends with") {
+		t.Errorf("stderr:\n%s", c.stderr.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("results directory left behind (%v)", err)
+	}
+}
