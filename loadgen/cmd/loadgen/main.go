@@ -65,8 +65,9 @@ loopback port against the Redis chosen by --redis (default auto: a
 container when Docker has the image, else redis-server from PATH, else an
 in-process miniredis) and --redis-profile (basic, standard, aof, tls,
 cluster3, maxmem-noeviction, maxmem-lru). Results go to --out (default
-results/<scenario>-<UTC timestamp>/): summary.json, latency.hlog,
-timeline.csv, sessiond.log, scenario.yaml.
+results/<scenario>-<UTC timestamp>/): summary.json, report.html,
+report.md, latency.hlog, timeline.csv, sessiond.log, scenario.yaml,
+auth-public-key.pem (see results/README.md).
 
 Against a server you start yourself (--target), minted tokens must be
 signed with a key it trusts: make a pair once with loadgen keygen, start

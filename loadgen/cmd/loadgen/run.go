@@ -261,7 +261,11 @@ func runErr(ctx context.Context, err error, stderr io.Writer) int {
 func printOutcome(w io.Writer, out *harness.Outcome) {
 	sum := out.Summary
 	sc := out.Report.Scenario
-	fmt.Fprintf(w, "scenario %s: %s\n", sc.Name, sc.Description)
+	if sc.Description != "" {
+		fmt.Fprintf(w, "scenario %s: %s\n", sc.Name, sc.Description)
+	} else {
+		fmt.Fprintf(w, "scenario %s\n", sc.Name)
+	}
 	fmt.Fprintf(w, "target %s (%s), redis %s, auth %s, driver %s\n",
 		orDash(sum.Target.URL), sum.Target.Server, redisLine(sum.Target.Redis), sum.Target.Auth, sum.Target.Driver)
 	report.Text(w, sum)
