@@ -22,8 +22,9 @@ const (
 // come later than this after its first.
 const createGrace = time.Minute
 
-// Limits on NewSession fields. Longer user agents are truncated (they are
-// untrusted display data); a longer uid, email or tenant is refused.
+// Limits on NewSession fields. A longer user agent is kept as its first
+// maxUserAgentLen bytes (for display) and the SHA-256 of all of it (for
+// binding); a longer uid, email or tenant is refused.
 const (
 	maxUserIDLen    = 256
 	maxEmailLen     = 320
@@ -55,9 +56,12 @@ type Config struct {
 	// Cluster hash tag ("{...}") in it: that would put every session in
 	// one slot.
 	KeyPrefix string
-	// Sealer encrypts NewSession.Sealed; nil means sealed fields are
-	// refused with ErrNoSealer.
+	// Sealer encrypts sealed fields (NewSession.Sealed, SetSealed); nil
+	// means they are refused with ErrNoSealer.
 	Sealer *Sealer
+	// MaxSealedBytes caps a session's sealed fields, packed, before
+	// encryption. Default DefaultMaxSealedBytes (8 KiB).
+	MaxSealedBytes int
 	// Now is the clock; default time.Now. Tests inject one.
 	Now func() time.Time
 }
@@ -94,6 +98,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.InUseWindow < 0 {
 		return c, fmt.Errorf("session: Config.InUseWindow %v: must be >= 0 (0 means 1m)", c.InUseWindow)
+	}
+	if c.MaxSealedBytes == 0 {
+		c.MaxSealedBytes = DefaultMaxSealedBytes
+	}
+	if c.MaxSealedBytes < 0 {
+		return c, fmt.Errorf("session: Config.MaxSealedBytes %d: must be positive (0 means %d)", c.MaxSealedBytes, DefaultMaxSealedBytes)
 	}
 	if c.MaxDataBytes < 2 {
 		return c, fmt.Errorf("session: Config.MaxDataBytes %d: must be at least 2 (room for \"{}\"; 0 means 4096)", c.MaxDataBytes)
