@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -97,8 +98,11 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.created.Inc()
+	s.audit(r.Context(), auditCreated, "login", handlePrefix(id), tok.UID)
 	if sess.Replaced {
 		s.metrics.destroyed.Inc()
+		// The replaced session may have been another user's: no user_id.
+		s.audit(r.Context(), auditRotated, "login", handlePrefix(replaces), "", slog.String("new_handle_prefix", handlePrefix(id)))
 	}
 	w.Header()["Set-Cookie"] = []string{s.cookieName + "=" + id + s.cookieSuffix}
 	bp := s.bufs.get()
@@ -253,6 +257,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 			}
 			if err == nil { // ErrNotFound: a concurrent logout already counted it
 				s.metrics.destroyed.Inc()
+				s.audit(r.Context(), auditRevoked, "user_agent_mismatch", handlePrefix(id), sess.UserID)
 			}
 			w.Header()["Set-Cookie"] = []string{s.clearCookie}
 			s.writeError(w, http.StatusUnauthorized, "user_agent_mismatch", "the session was created by another user agent; it has been ended, sign in again")
@@ -304,6 +309,7 @@ func (s *Server) recheckUser(w http.ResponseWriter, r *http.Request, id string, 
 	}
 	if err == nil {
 		s.metrics.destroyed.Inc()
+		s.audit(r.Context(), auditRevoked, code, handlePrefix(id), sess.UserID)
 	}
 	w.Header()["Set-Cookie"] = []string{s.clearCookie}
 	s.writeError(w, http.StatusUnauthorized, code, msg)
@@ -321,6 +327,7 @@ func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			s.metrics.destroyed.Inc()
+			s.audit(r.Context(), auditDestroyed, "logout", handlePrefix(id), "")
 		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformedID), errors.Is(err, session.ErrExpired):
 		default:
 			s.storeFailed(w, "destroy", err)
@@ -354,6 +361,7 @@ func (s *Server) handleDestroyHandle(w http.ResponseWriter, r *http.Request, han
 		return
 	}
 	s.metrics.destroyed.Inc()
+	s.audit(r.Context(), auditDestroyed, "logout_device", handle[:min(len(handle), HandlePrefixLen)], sess.UserID)
 	h := w.Header()
 	if own, _ := session.Handle(id); own == handle {
 		h["Set-Cookie"] = []string{s.clearCookie}
@@ -395,7 +403,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 // handleDestroyAll logs the caller out everywhere: 200 {"destroyed": N}
 // and an expiring cookie.
 func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
-	_, sess, ok := s.validate(w, r)
+	id, sess, ok := s.validate(w, r)
 	if !ok {
 		return
 	}
@@ -404,6 +412,7 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 	n, err := s.store.DestroyAll(ctx, sess.UserID)
 	if errors.Is(err, session.ErrLogoutUnconfirmed) {
 		s.metrics.destroyed.Add(float64(n))
+		s.audit(r.Context(), auditDestroyed, "logout_everywhere", handlePrefix(id), sess.UserID, slog.Int("count", n), slog.Bool("unconfirmed", true))
 		w.Header()["Set-Cookie"] = []string{s.clearCookie}
 		s.log.Error("logout everywhere unconfirmed: Redis has evicted keys, so the user index may be incomplete (run Redis with maxmemory-policy noeviction)",
 			"user", sess.UserID, "destroyed", n, "err", err)
@@ -416,6 +425,8 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.destroyed.Add(float64(n))
+	// One event for the batch: DestroyAll does not return the handles.
+	s.audit(r.Context(), auditDestroyed, "logout_everywhere", handlePrefix(id), sess.UserID, slog.Int("count", n))
 	w.Header()["Set-Cookie"] = []string{s.clearCookie}
 	writeJSON(w, http.StatusOK, fmt.Appendf(nil, `{"destroyed":%d}`+"\n", n))
 }

@@ -139,6 +139,9 @@ func (s *Server) writeError(w http.ResponseWriter, status int, code, msg string)
 // writeErrorOutcome is writeError with an "outcome" member (for a failed
 // write: "not_applied" or "unknown") when outcome is not empty.
 func (s *Server) writeErrorOutcome(w http.ResponseWriter, status int, code, msg, outcome string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.code = code
+	}
 	if status >= 400 && status < 500 && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		s.metrics.refused(code)
 	}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -149,6 +150,18 @@ type Config struct {
 	// PoolStats, when set, exports the Redis connection pool statistics
 	// (pass the go-redis client's PoolStats method).
 	PoolStats func() *redis.PoolStats
+	// TracerProvider turns tracing on (see tracing.go): an otelhttp span
+	// per request, spans around the store and the verifier. Default nil:
+	// off, and nothing is installed.
+	TracerProvider trace.TracerProvider
+	// TraceSampler, with TracerProvider, decides per request and before
+	// any tracing work whether the request is traced; parent is the
+	// caller's traceparent (invalid without one). A refused request
+	// bypasses otelhttp and starts no span, so a low ratio costs little.
+	// Give the provider an always-on sampler then: the decision is made
+	// here. Default nil: every request goes through otelhttp and the
+	// provider's sampler decides.
+	TraceSampler func(parent trace.SpanContext) bool
 	// Version is reported on /healthz. Default "dev".
 	Version string
 	// Now is the clock for the recent-auth check. Default time.Now.
@@ -163,6 +176,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	tracer  trace.Tracer // nil: tracing off
+	traced  http.Handler // otelhttp around serve; nil: tracing off
+	sample  func(trace.SpanContext) bool
 
 	cookieName   string
 	cookieSuffix string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
@@ -285,6 +301,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
 	s.handler = cop.Handler(http.HandlerFunc(s.route))
+	s.setupTracing(cfg.TracerProvider, cfg.TraceSampler)
 	return s, nil
 }
 
@@ -295,19 +312,28 @@ func (s *Server) BeginShutdown() { s.shutdown.Store(true) }
 // Registry returns the registry the metrics are registered in.
 func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
 
-// ServeHTTP counts, times and (optionally) logs the request, recovers
-// panics as 500, and dispatches through the cross-origin protection.
+// ServeHTTP serves the request, through otelhttp when tracing is on.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.traced != nil {
+		s.serveTraced(w, r)
+		return
+	}
+	s.serve(w, r)
+}
+
+// serve counts, times and (optionally) logs the request, recovers
+// panics as 500, and dispatches through the cross-origin protection.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := s.recPool.Get().(*recorder)
-	rec.ResponseWriter, rec.status, rec.wrote = w, 0, false
+	rec.ResponseWriter, rec.status, rec.wrote, rec.code = w, 0, false, ""
 	route := routeLabel(r.Method, r.URL.Path)
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.Error("panic serving request", "route", route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.log.ErrorContext(r.Context(), "panic serving request", "route", route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rec.wrote {
 				s.writeError(rec, http.StatusInternalServerError, "internal", "internal server error")
 			}
@@ -318,8 +344,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		d := time.Since(start)
 		s.metrics.observe(route, status, d)
+		if s.tracer != nil {
+			annotateRequest(r.Context(), route, status, rec.code)
+		}
 		if s.cfg.AccessLog {
-			s.log.Info("request", "method", r.Method, "route", route, "status", status,
+			s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", status,
 				"duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
 		}
 		rec.ResponseWriter = nil
@@ -543,11 +572,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
 }
 
-// recorder remembers the status for metrics and the panic handler.
+// recorder remembers the status for metrics and the panic handler, and
+// the error code for the trace.
 type recorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	code   string // writeError's code
 }
 
 func (r *recorder) WriteHeader(code int) {

@@ -55,6 +55,7 @@ type authConfig struct {
 type serveConfig struct {
 	redisConfig
 	authConfig
+	telemetryConfig
 	Listen             string
 	ReadyFile          string
 	AllowEvictingRedis bool
@@ -187,6 +188,7 @@ func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 15*time.Second, "http.Server WriteTimeout")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 120*time.Second, "http.Server IdleTimeout (keep-alive)")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16<<10, "http.Server MaxHeaderBytes")
+	registerTelemetryFlags(fs, &c.telemetryConfig)
 }
 
 // envName is the environment variable of a flag: SESSIOND_ + upper case,
@@ -275,7 +277,7 @@ func (c *authConfig) check() error {
 
 // check validates the serve settings.
 func (c *serveConfig) check() error {
-	errs := []error{c.redisConfig.check(), c.authConfig.check()}
+	errs := []error{c.redisConfig.check(), c.authConfig.check(), c.telemetryConfig.check()}
 	if c.RecheckUser < 0 {
 		errs = append(errs, fmt.Errorf("--recheck-user %s must be >= 0 (0: never)", c.RecheckUser))
 	}

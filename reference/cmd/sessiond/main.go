@@ -24,6 +24,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sessionbench/sessionbench/reference/cloudlog"
 )
 
 // version is set at link time: -ldflags "-X main.version=...".
@@ -101,9 +103,11 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger logs JSON lines in Google Cloud Logging's format (severity,
+// message, trace fields under project) at level.
+func newLogger(w io.Writer, level, project string) *slog.Logger {
 	l, _ := parseLevel(level)
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(cloudlog.NewHandler(w, &cloudlog.Options{Level: l, ProjectID: project}))
 }
 
 // runGC runs store.GC once (or every --interval until stopped) and prints
@@ -122,7 +126,7 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	if c.Interval < 0 {
 		return usageExit(stderr, fmt.Errorf("--interval %s must be >= 0", c.Interval))
 	}
-	log := newLogger(stderr, c.LogLevel)
+	log := newLogger(stderr, c.LogLevel, "")
 	rdb, err := newRedis(&c.redisConfig)
 	if err != nil {
 		return usageExit(stderr, err)

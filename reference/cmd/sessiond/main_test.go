@@ -301,7 +301,7 @@ func TestServeMainFlowAndLocalModeWarning(t *testing.T) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
 	logs := s.stderr.String()
-	if !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "--auth=local") {
+	if !strings.Contains(logs, `"severity":"WARNING"`) || !strings.Contains(logs, "--auth=local") {
 		t.Fatalf("no loud local-mode warning in logs: %s", logs)
 	}
 	if !strings.Contains(logs, `"addr":"`+s.addr+`"`) {

@@ -36,7 +36,7 @@ func runRevoke(ctx context.Context, args []string, getenv func(string) string, s
 	if err := c.check(); err != nil {
 		return usageExit(stderr, err)
 	}
-	log := newLogger(stderr, c.LogLevel)
+	log := newLogger(stderr, c.LogLevel, "")
 	var users auth.Users
 	if c.AllDisabled {
 		if err := auth.CheckEmulatorGuard(c.Auth, getenv(auth.EmulatorHostEnv)); err != nil {
@@ -75,6 +75,9 @@ func runRevoke(ctx context.Context, args []string, getenv func(string) string, s
 			return fmt.Errorf("redis %s: %s", redactURL(c.URL), reason)
 		}
 		res := revokeResult{UID: uid, Destroyed: n}
+		if n > 0 { // the audit event (see httpapi's audit.go): one for the user's batch
+			log.Info("session revoked", "audit", "session", "event", "revoked", "reason", "sessiond_revoke", "user_id", uid, "count", n)
+		}
 		if err != nil {
 			failed = true
 			res.Error = err.Error()

@@ -40,7 +40,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.FirebaseProject == "" {
 		return usageExit(stderr, errors.New("--firebase-project is required (or set GOOGLE_CLOUD_PROJECT / FIREBASE_CONFIG): tokens are checked against the project ID"))
 	}
-	log := newLogger(stderr, c.LogLevel)
+	log := newLogger(stderr, c.LogLevel, c.FirebaseProject)
 	if w := auth.Warning(c.Auth); w != "" {
 		log.Warn(w, "auth", c.Auth)
 	}
@@ -66,6 +66,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageExit(stderr, err)
 	}
+	obs, err := startObservability(ctx, &c, getenv, rdb, log)
+	if err != nil {
+		return usageExit(stderr, err)
+	}
+	defer obs.stop()
 	var users auth.Users
 	if c.RecheckUser > 0 {
 		if users, err = auth.UsersOf(verifier); err != nil {
@@ -103,6 +108,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		AccessLog:          c.AccessLog,
 		PoolStats:          rdb.PoolStats,
 		Version:            version,
+		Registry:           obs.registry,
+		TracerProvider:     obs.tracerProvider(),
+		TraceSampler:       obs.sample,
 	})
 	if err != nil {
 		return usageExit(stderr, cliError(err))
