@@ -222,7 +222,7 @@ func (in *internal) put(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	sort.Strings(names)
 	// Names only: the values are secrets.
-	s.log.Info("sealed fields set", "session", idHash(id), "fields", strings.Join(names, ","))
+	s.log.InfoContext(r.Context(), "sealed fields set", "handle_prefix", handlePrefix(id), "fields", strings.Join(names, ","))
 	h := w.Header()
 	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusNoContent)
