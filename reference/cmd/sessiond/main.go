@@ -127,22 +127,24 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 		return usageExit(stderr, fmt.Errorf("--interval %s must be >= 0", c.Interval))
 	}
 	log := newLogger(stderr, c.LogLevel, "")
-	rdb, err := newRedis(&c.redisConfig)
+	routeRedisLog(log)
+	dials := &dialWatch{}
+	rdb, err := newRedis(&c.redisConfig, dials)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
 	defer rdb.Close()
-	st, err := newStore(&c.redisConfig, rdb, getenv, log)
+	st, _, err := newStore(&c.redisConfig, rdb, getenv)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
 	for {
 		rep, err := st.GC(ctx)
 		if reason := redisConfigError(err); reason != "" {
-			return usageExit(stderr, fmt.Errorf("redis %s: %s", redactURL(c.URL), reason))
+			return usageExit(stderr, fmt.Errorf("redis %s: %s", redisTarget(&c.redisConfig), reason))
 		}
 		if err != nil {
-			log.Error("gc failed", "err", err)
+			log.Error("gc failed", "redis", redisTarget(&c.redisConfig), "err", dials.explain(err))
 			if c.Interval == 0 {
 				return exitFailure
 			}
