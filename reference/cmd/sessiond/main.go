@@ -5,7 +5,7 @@
 // Usage:
 //
 //	sessiond [serve] [flags]   serve the HTTP API (default)
-//	sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+//	sessiond gc [flags]        scan Redis once, prune stale index entries (gone sessions, 60 s grace), print a JSON report
 //	sessiond revoke [flags]    end every session of --uid UID (repeatable) or of every disabled user (--all-disabled)
 //	sessiond version           print the version (also --version)
 //
@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // usageText lists the commands; every -h output starts with it.
 const usageText = `usage:
   sessiond [serve] [flags]   serve the HTTP API (default command)
-  sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+  sessiond gc [flags]        scan Redis once, prune stale index entries (gone sessions, 60 s grace), print a JSON report
   sessiond revoke [flags]    end every session of users: --uid UID (repeatable), --all-disabled
   sessiond version           print the version (also: sessiond --version)
   sessiond help              print this text
