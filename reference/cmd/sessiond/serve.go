@@ -69,7 +69,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageExit(stderr, err)
 	}
 	logSealing(log, sealer, c.InternalListen)
-	obs, err := startObservability(ctx, &c, getenv, rdb, log)
+	obs, err := startObservability(ctx, &c, getenv, rdb, dials, log)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
