@@ -14,6 +14,10 @@ const (
 	DefaultMaxDataBytes       = 4096
 	DefaultKeyPrefix          = "sb:"
 	DefaultInUseWindow        = time.Minute
+	// DefaultWriteFormat is the record format new sessions are written
+	// in (Config.WriteFormat): 2, one string per session. 1 is the
+	// format of sessiond before format 2, for a rolling upgrade.
+	DefaultWriteFormat = 2
 )
 
 // createGrace is how long an index entry may exist before its session:
@@ -62,6 +66,14 @@ type Config struct {
 	// MaxSealedBytes caps a session's sealed fields, packed, before
 	// encryption. Default DefaultMaxSealedBytes (8 KiB).
 	MaxSealedBytes int
+	// WriteFormat is the record format Create writes: 2 (one string
+	// per session under a 16-byte key hash) or 1 (a hash per session
+	// under the 43-character key hash, byte for byte what sessiond
+	// wrote before format 2, so an older sessiond reads, lists and ends
+	// it). Reads accept both whatever this says. Use 1 only while an
+	// older sessiond still serves the same Redis (a rolling upgrade),
+	// then 2. Default DefaultWriteFormat.
+	WriteFormat int
 	// Now is the clock; default time.Now. Tests inject one.
 	Now func() time.Time
 }
@@ -113,6 +125,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if strings.ContainsAny(c.KeyPrefix, "{}*?[]") {
 		return c, fmt.Errorf("session: Config.KeyPrefix %q: must not contain hash tags or glob characters {}*?[]", c.KeyPrefix)
+	}
+	if c.WriteFormat == 0 {
+		c.WriteFormat = DefaultWriteFormat
+	}
+	if c.WriteFormat != 1 && c.WriteFormat != 2 {
+		return c, fmt.Errorf("session: Config.WriteFormat %d: must be 1 (the format older sessiond reads, during a rolling upgrade) or 2 (0 means %d)", c.WriteFormat, DefaultWriteFormat)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -52,7 +52,13 @@
 // them valid until they expire. A lookup that finds no format-2 session
 // tries the format-1 key (a second round trip, only for a cookie that
 // names no current session). Instances not yet upgraded cannot read
-// format-2 sessions: upgrade every instance promptly.
+// format-2 sessions, so a rolling upgrade runs in two phases: first
+// every instance with Config.WriteFormat 1 (Create then writes format 1
+// exactly as the older sessiond did: its create and index scripts,
+// key names, fields, members and scores, with the same write fence,
+// OOM order and idempotency; Validate tries the format-1 key first),
+// then, once no older instance runs, WriteFormat 2. Updates and sealed
+// writes rewrite a session in its own format and never create one.
 //
 // # Timeouts
 //

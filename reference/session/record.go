@@ -297,8 +297,8 @@ func ipFromBytes(b []byte) string {
 
 // encodeRecordV1 packs a format-1 "r" field: version byte, varint
 // created_at ms, varint auth_time ms, then uvarint-length-prefixed uid,
-// email, tenant, user agent (its first 512 bytes), client IP. Only tests
-// write it now (old records are read, never written).
+// email, tenant, user agent (its first 512 bytes), client IP. Create writes it only
+// with Config.WriteFormat 1 (a rolling upgrade from an older sessiond).
 func encodeRecordV1(r *record) []byte {
 	n := 1 + 2*binary.MaxVarintLen64 + 5*binary.MaxVarintLen16 +
 		len(r.UserID) + len(r.Email) + len(r.Tenant) + len(r.UserAgent) + len(r.ClientIP)

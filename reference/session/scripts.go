@@ -187,8 +187,8 @@ return redis.call('ZCARD', KEYS[1])
 
 // The format-1 scripts, for sessions created before format 2 (hashes:
 // a = absolute expiry, l = last_seen, r = record, d = data, s = sealed).
-// They are only ever run on a legacy key (legacyKey), and never create
-// one.
+// They are only ever run on a legacy key (legacyKey); only createV1Lua
+// creates one, and only when Config.WriteFormat is 1.
 
 // validateV1Lua is validateLua for a format-1 session. ARGV: now, idle,
 // threshold, want_sealed. Returns false, {-1}, or {touched, last_seen,
@@ -242,11 +242,33 @@ end
 return 1
 `
 
+// createV1Lua is main's createLua before format 2, unchanged: it writes
+// a format-1 session (Config.WriteFormat 1) exactly as the older
+// sessiond did, so that sessiond reads it during a rolling upgrade.
+// ARGV: fence, expire_at, abs, last_seen, record, data [, sealed].
+// Returns 1, or 0 if another session holds the key (never overwritten).
+// HSET is its first write (the one Redis may refuse when out of
+// memory); a second run of the same write finds its own record and
+// returns 1.
+const createV1Lua = fenceLua + `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'r') == ARGV[5] then return 1 end
+  return 0
+end
+if ARGV[7] then
+  redis.call('HSET', KEYS[1], 'a', ARGV[3], 'l', ARGV[4], 'r', ARGV[5], 'd', ARGV[6], 's', ARGV[7])
+else
+  redis.call('HSET', KEYS[1], 'a', ARGV[3], 'l', ARGV[4], 'r', ARGV[5], 'd', ARGV[6])
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+`
+
 // scripts holds the compiled scripts; redis.Script caches the SHA and
 // Run uses EVALSHA, falling back to EVAL once after a server restart.
 type scripts struct {
 	validate, create, rewrite, destroy, del, indexAdd *redis.Script
-	validateV1, rewriteV1                             *redis.Script
+	validateV1, rewriteV1, createV1                   *redis.Script
 }
 
 func newScripts() scripts {
@@ -259,5 +281,6 @@ func newScripts() scripts {
 		indexAdd:   redis.NewScript(indexAddLua),
 		validateV1: redis.NewScript(validateV1Lua),
 		rewriteV1:  redis.NewScript(rewriteV1Lua),
+		createV1:   redis.NewScript(createV1Lua),
 	}
 }

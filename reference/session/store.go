@@ -107,6 +107,10 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 	var sum [sha256.Size]byte
 	kb, _ := appendSessionKey(make([]byte, 0, len(s.sessPrefix)+keyHashLen), s.cfg.KeyPrefix, id, &sum)
 	key := string(kb)
+	v1 := s.cfg.WriteFormat == 1
+	if v1 {
+		key = legacyKey(s.cfg.KeyPrefix, &sum)
+	}
 	member := key[len(s.sessPrefix):]
 
 	// The session write must land within createGrace of the index
@@ -125,13 +129,10 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		CreatedAt: nowMS, AuthTime: toMS(ns.AuthTime),
 		UserAgent: ns.UserAgent, ClientIP: ns.ClientIP, UA: ua,
 	}
-	var blob []byte
-	if len(ns.Sealed) > 0 {
-		if blob, err = s.sealMap(ns.Sealed, sum[:keyHashLen]); err != nil {
-			return "", nil, err
-		}
+	script, args, err := s.createArgs(&ns, &rec, &sum, v1, exp, abs, nowMS, data)
+	if err != nil {
+		return "", nil, err
 	}
-	value := encodeV2(abs, nowMS, &rec, data, blob)
 
 	idx := s.indexKey(ns.UserID)
 	card, err := s.runWrite(ctx, s.scripts.indexAdd, fence, []string{idx}, nowMS, member, abs).Int64()
@@ -146,7 +147,7 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		s.undoCreate(ctx, idx, member, "", true)
 		return "", nil, fmt.Errorf("session: create: %w: %w: index write took longer than %v; gave up", ErrBackend, ErrNotApplied, createGrace)
 	}
-	ok, err := s.runWrite(ctx, s.scripts.create, fence, []string{key}, exp, value).Int64()
+	ok, err := s.runWrite(ctx, script, fence, []string{key}, args...).Int64()
 	if err != nil {
 		werr := s.writeErr("create: write", err)
 		answered := errors.Is(werr, ErrNotApplied)
@@ -167,7 +168,7 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		CreatedAt: fromMS(nowMS), LastSeen: fromMS(nowMS),
 		ExpiresAt: fromMS(exp), AbsoluteExpiry: fromMS(abs),
 		AuthTime: fromMS(rec.AuthTime), UserAgent: ns.UserAgent, ClientIP: ns.ClientIP,
-		Data: json.RawMessage(data), ua: ua,
+		Data: json.RawMessage(data), ua: rec.UA,
 	}
 	if len(ns.Sealed) > 0 {
 		sess.Sealed = ns.Sealed
@@ -180,6 +181,37 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		_ = s.enforceCap(ctx, idx, member, nowMS)
 	}
 	return id, sess, nil
+}
+
+// createArgs returns the script and its arguments (after the fence)
+// that write a new session in the configured format. Format 1 (v1) is
+// what sessiond wrote before format 2, field for field: the packed
+// format-1 record (a user agent longer than 512 bytes is kept as its
+// prefix, and compared by it, as then; rec.UA says so), sealed fields
+// under the whole SHA-256 as AAD.
+func (s *Store) createArgs(ns *NewSession, rec *record, sum *[sha256.Size]byte, v1 bool, exp, abs, nowMS int64, data string) (*redis.Script, []any, error) {
+	var aad []byte
+	if v1 {
+		rec.UA = uaForm{legacy: true}
+		aad = sum[:]
+	} else {
+		aad = sum[:keyHashLen]
+	}
+	var blob []byte
+	if len(ns.Sealed) > 0 {
+		var err error
+		if blob, err = s.sealMap(ns.Sealed, aad); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !v1 {
+		return s.scripts.create, []any{exp, encodeV2(abs, nowMS, rec, data, blob)}, nil
+	}
+	args := []any{exp, abs, nowMS, encodeRecordV1(rec), data}
+	if blob != nil {
+		args = append(args, blob)
+	}
+	return s.scripts.createV1, args, nil
 }
 
 // undoCreate removes what a failed Create may have written: its session
@@ -378,7 +410,7 @@ func (s *Store) zrem(ctx context.Context, op, idx string, members []string) erro
 // Validate returns the live session for id, sliding its idle expiry when
 // more than TouchThreshold has passed since the last write (then
 // Session.Touched is true). One Redis round trip (two when id names no
-// session: then the key of a format-1 session is tried too). Errors:
+// session: then the key of the other record format is tried too). Errors:
 // ErrMalformedID (no Redis call made), ErrNotFound, ErrExpired, or
 // ErrBackend-wrapped.
 func (s *Store) Validate(ctx context.Context, id string) (*Session, error) {
@@ -407,10 +439,21 @@ func (s *Store) validate(ctx context.Context, id string, wantSealed bool) (*Sess
 	if wantSealed {
 		flag = "1"
 	}
+	// Look first where this store writes: with WriteFormat 1 (a rolling
+	// upgrade) nearly every session is format 1.
+	v1First := s.cfg.WriteFormat == 1
+	if v1First {
+		if sess, err := s.validateV1(ctx, &sum, nowMS, flag); !errors.Is(err, ErrNotFound) {
+			return sess, err
+		}
+	}
 	var now6 [6]byte
 	append48(now6[:0], nowMS)
 	res, err := s.scripts.validate.Run(ctx, s.rdb, []string{string(kb)}, nowMS, s.idleArg, s.touchArg, flag, now6[:]).Slice()
 	if errors.Is(err, redis.Nil) {
+		if v1First {
+			return nil, ErrNotFound
+		}
 		return s.validateV1(ctx, &sum, nowMS, flag)
 	}
 	if err != nil {
