@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/httpapi"
+	"github.com/sessionbench/sessionbench/reference/session"
 )
 
 // envPrefix prefixes the environment equivalent of every flag:
@@ -39,6 +40,7 @@ type redisConfig struct {
 	MaxSessions     int
 	MaxDataBytes    int
 	SealingKeysFile string
+	WriteFormat     int
 	LogLevel        string
 }
 
@@ -152,6 +154,7 @@ func registerRedisFlags(fs *flag.FlagSet, c *redisConfig) {
 	fs.IntVar(&c.MaxSessions, "max-sessions-per-user", 10, "live sessions per user; the oldest are evicted (negative: no cap)")
 	fs.IntVar(&c.MaxDataBytes, "max-data-bytes", 4096, "maximum size of a session's custom JSON data")
 	fs.StringVar(&c.SealingKeysFile, "sealing-keys-file", "", "`file` of sealing keys, lines \"kid:base64key\" (32 bytes), first is primary; or put the keys themselves in "+sealingKeysEnv)
+	fs.IntVar(&c.WriteFormat, "write-record-format", session.DefaultWriteFormat, "record `format` new sessions are written in: 2, or 1 while a sessiond older than format 2 still serves the same Redis (rolling upgrade; see the README). Both are always read")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
@@ -260,6 +263,9 @@ func (c *redisConfig) check() error {
 	}
 	if c.MaxSessions == 0 {
 		errs = append(errs, errors.New("--max-sessions-per-user 0 would refuse every session; use a positive cap or -1 for none"))
+	}
+	if c.WriteFormat != 1 && c.WriteFormat != 2 {
+		errs = append(errs, fmt.Errorf("--write-record-format %d must be 1 (while an older sessiond runs on the same Redis) or 2 (default)", c.WriteFormat))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

@@ -233,6 +233,7 @@ func newStore(c *redisConfig, rdb redis.UniversalClient, getenv func(string) str
 		MaxDataBytes:       c.MaxDataBytes,
 		KeyPrefix:          c.KeyPrefix,
 		Sealer:             sealer,
+		WriteFormat:        c.WriteFormat,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("session store: %w", err)

@@ -201,7 +201,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("internal API listening (sealed fields; backends only)", "addr", iln.Addr().String(),
 			"bearer_token", c.InternalTokenFile != "", "mtls", c.InternalClientCA != "", "tls", c.TLSCert != "")
 	}
-	log.Info("listening", "addr", addr, "auth", verifier.Mode(), "tls", c.TLSCert != "", "redis", redisTarget(&c.redisConfig), "version", version)
+	log.Info("listening", "addr", addr, "auth", verifier.Mode(), "tls", c.TLSCert != "", "redis", redisTarget(&c.redisConfig),
+		"write_record_format", c.WriteFormat, "version", version)
+	if c.WriteFormat == 1 {
+		log.Warn("--write-record-format 1: new sessions are written in the format older sessiond reads, for a rolling upgrade; once no older instance runs, restart every instance with --write-record-format 2 (smaller records, user agents bound on the whole header)")
+	}
 	if c.ReadyFile != "" {
 		if err := writeFileAtomic(c.ReadyFile, []byte(addr)); err != nil {
 			log.Error("writing --ready-file", "err", err)
