@@ -43,7 +43,7 @@ const HandlePrefixLen = 8
 
 // handlePrefix is the handle prefix of a session ID, "" for a malformed one.
 func handlePrefix(id string) string {
-	h, ok := session.KeyHash(id)
+	h, ok := session.Handle(id)
 	if !ok {
 		return ""
 	}

@@ -112,10 +112,12 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 		v = o.verifier(v)
 	}
 	cfg := Config{
-		Store:          api,
-		Verifier:       v,
-		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RequestTimeout: 300 * time.Millisecond,
+		Store:    api,
+		Verifier: v,
+		Logger:   slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Generous: a loaded CI machine must not turn a slow answer into
+		// a 503 (tests of the timeout set their own).
+		RequestTimeout: 5 * time.Second,
 		PoolStats:      e.rdb.PoolStats,
 	}
 	if o.cfg != nil {

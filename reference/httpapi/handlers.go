@@ -237,8 +237,10 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 		}
 		return "", nil, false
 	}
-	// The store keeps the header's first 512 bytes: compare that form.
-	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != session.StoredUserAgent(r.UserAgent()) {
+	// The store keeps the header's first 512 bytes and, for a longer one,
+	// its SHA-256: UserAgentMatches compares the request's header in
+	// that same form.
+	if s.cfg.BindUserAgent != BindOff && !sess.UserAgentMatches(r.UserAgent()) {
 		s.metrics.uaMismatch.Inc()
 		if ok, dropped := s.uaLog.allow(s.cfg.Now()); ok {
 			s.log.Warn("session used from another user agent (logged at most once a second; see sessiond_user_agent_mismatch_total)",
@@ -361,7 +363,7 @@ func (s *Server) handleDestroyHandle(w http.ResponseWriter, r *http.Request, han
 	s.metrics.destroyed.Inc()
 	s.audit(r.Context(), auditDestroyed, "logout_device", handle[:min(len(handle), HandlePrefixLen)], sess.UserID)
 	h := w.Header()
-	if kh, _ := session.KeyHash(id); strings.HasPrefix(kh, handle) {
+	if own, _ := session.Handle(id); own == handle {
 		h["Set-Cookie"] = []string{s.clearCookie}
 	}
 	h["Cache-Control"] = noStore

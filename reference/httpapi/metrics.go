@@ -100,6 +100,7 @@ func newMetrics(reg *prometheus.Registry, pool func() *redis.PoolStats) (*metric
 	for _, r := range routeLabels() {
 		m.latByRt[r] = m.latency.WithLabelValues(r)
 	}
+	m.precreateRefused()
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return m, nil
 }

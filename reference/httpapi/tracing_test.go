@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -219,8 +222,11 @@ func TestNoSpanOrLogLineCarriesSecrets(t *testing.T) {
 	e := newTracedEnv(t, sdktrace.AlwaysSample(), envOptions{cfg: func(c *Config) { c.BindUserAgent = BindEnforce }})
 	var secrets []string
 	add := func(id, tok string) {
-		h, _ := session.KeyHash(id)
-		secrets = append(secrets, id, h)
+		// The key hash as format 1 wrote it (base64url of SHA-256 of the
+		// raw ID) and as format 2 does (its first 16 bytes, raw or hex).
+		raw, _ := base64.RawURLEncoding.DecodeString(id)
+		sum := sha256.Sum256(raw)
+		secrets = append(secrets, id, base64.RawURLEncoding.EncodeToString(sum[:]), string(sum[:16]), hex.EncodeToString(sum[:16]))
 		if tok != "" {
 			secrets = append(secrets, tok)
 		}

@@ -29,3 +29,17 @@ func TestUserAgentBindingAtLengths(t *testing.T) {
 		e.do(c, "GET", "/v1/sessions/current", "", "User-Agent: "+other).wantError(t, http.StatusUnauthorized, "user_agent_mismatch")
 	}
 }
+
+// Issue 9 finished what issue 6 deferred: the whole header is compared
+// (the store keeps the SHA-256 of a header longer than 512 bytes), so a
+// header that differs only after byte 512 is another user agent.
+func TestUserAgentBindingComparesWholeHeader(t *testing.T) {
+	e := newEnv(t, envOptions{cfg: func(c *Config) { c.BindUserAgent = BindEnforce }})
+	ua := strings.Repeat("u", 700)
+	c := e.browser()
+	e.login(c, "alice", "User-Agent: "+ua)
+	if r := e.do(c, "GET", "/v1/sessions/current", "", "User-Agent: "+ua); r.StatusCode != http.StatusOK {
+		t.Fatalf("same 700-byte header: %d %s", r.StatusCode, r.body)
+	}
+	e.do(c, "GET", "/v1/sessions/current", "", "User-Agent: "+ua[:600]+"X"+ua[601:]).wantError(t, http.StatusUnauthorized, "user_agent_mismatch")
+}

@@ -89,6 +89,10 @@ type Options struct {
 	// Logger receives one line when Redis stops or starts answering
 	// INFO, not one per failed read. Default: discard.
 	Logger *slog.Logger
+	// Explain, if set, may add a cause to a failed read's error before
+	// it is logged (sessiond adds the last failed connection attempt,
+	// which a "context deadline exceeded" does not name).
+	Explain func(error) error
 }
 
 // Poller reads INFO from every node of a Redis client (each master of a
@@ -99,6 +103,7 @@ type Poller struct {
 	interval time.Duration
 	timeout  time.Duration
 	log      *slog.Logger
+	explain  func(error) error
 
 	up, used, max, policy, evicted *prometheus.Desc
 
@@ -131,6 +136,7 @@ func New(rdb redis.UniversalClient, o Options) *Poller {
 		interval: o.Interval,
 		timeout:  o.Timeout,
 		log:      o.Logger,
+		explain:  o.Explain,
 		up:       d("up", "1 when every Redis node answered the last INFO read (every --redis-info-interval), else 0."),
 		used:     d("used_memory_bytes", "Redis used_memory from INFO, per node.", "node"),
 		max:      d("maxmemory_bytes", "Redis maxmemory from INFO, per node (0: no limit).", "node"),
@@ -204,6 +210,9 @@ func (p *Poller) record(nodes map[string]Info, err error) {
 	p.polled, p.ok, p.nodes = true, err == nil, nodes
 	switch {
 	case err != nil && (wasOK || first):
+		if p.explain != nil {
+			err = p.explain(err)
+		}
 		p.lastErr = err.Error()
 		p.log.Warn("redis INFO read failed; sessiond_redis_up is 0 until it answers", "err", err)
 	case err == nil && !wasOK && !first:

@@ -3,6 +3,7 @@ package redisinfo_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -161,7 +162,8 @@ func TestUnreachableRedisIsDownAndLoggedOncePerOutage(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	logs := &syncBuffer{}
-	p := redisinfo.New(rdb, redisinfo.Options{Timeout: 500 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	p := redisinfo.New(rdb, redisinfo.Options{Timeout: 500 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Explain: func(err error) error { return fmt.Errorf("%w (cause: EXPLAINED)", err) }})
 	ctx := context.Background()
 	if err := p.Poll(ctx); err != nil {
 		t.Fatal(err)
@@ -183,6 +185,9 @@ func TestUnreachableRedisIsDownAndLoggedOncePerOutage(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "INFO read failed"); n != 1 {
 		t.Fatalf("%d failure lines for one outage of 3 reads, want 1:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "(cause: EXPLAINED)") {
+		t.Fatalf("the failure line does not carry Options.Explain's cause:\n%s", logs)
 	}
 	if err := mr.Restart(); err != nil {
 		t.Fatal(err)

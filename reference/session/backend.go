@@ -165,7 +165,7 @@ func (s *Store) evictionRisk(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read evicted_keys: %w", err)
 	}
-	key := s.cfg.KeyPrefix + "m:evictions"
+	key := s.evictionMarkerKey()
 	prev, err := s.rdb.Get(ctx, key).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("read eviction marker: %w", err)
@@ -189,6 +189,9 @@ func (s *Store) evictionRisk(ctx context.Context) (bool, error) {
 	_ = s.rdb.Set(ctx, key, strconv.FormatInt(n, 10)+":"+strconv.FormatInt(seen, 10), evictionMarkerTTL).Err()
 	return seen > nowMS-s.absMS, nil
 }
+
+// evictionMarkerKey is the key evictionRisk keeps its marker in.
+func (s *Store) evictionMarkerKey() string { return s.cfg.KeyPrefix + "m:evictions" }
 
 func parseMarker(v string) (count, seenMS int64, ok bool) {
 	a, b, found := strings.Cut(v, ":")

@@ -14,6 +14,10 @@ const (
 	DefaultMaxDataBytes       = 4096
 	DefaultKeyPrefix          = "sb:"
 	DefaultInUseWindow        = time.Minute
+	// DefaultWriteFormat is the record format new sessions are written
+	// in (Config.WriteFormat): 2, one string per session. 1 is the
+	// format of sessiond before format 2, for a rolling upgrade.
+	DefaultWriteFormat = 2
 )
 
 // createGrace is how long an index entry may exist before its session:
@@ -22,8 +26,9 @@ const (
 // come later than this after its first.
 const createGrace = time.Minute
 
-// Limits on NewSession fields. Longer user agents are truncated (they are
-// untrusted display data); a longer uid, email or tenant is refused.
+// Limits on NewSession fields. A longer user agent is kept as its first
+// maxUserAgentLen bytes (for display) and the SHA-256 of all of it (for
+// binding); a longer uid, email or tenant is refused.
 const (
 	maxUserIDLen    = 256
 	maxEmailLen     = 320
@@ -55,9 +60,20 @@ type Config struct {
 	// Cluster hash tag ("{...}") in it: that would put every session in
 	// one slot.
 	KeyPrefix string
-	// Sealer encrypts NewSession.Sealed; nil means sealed fields are
-	// refused with ErrNoSealer.
+	// Sealer encrypts sealed fields (NewSession.Sealed, SetSealed); nil
+	// means they are refused with ErrNoSealer.
 	Sealer *Sealer
+	// MaxSealedBytes caps a session's sealed fields, packed, before
+	// encryption. Default DefaultMaxSealedBytes (8 KiB).
+	MaxSealedBytes int
+	// WriteFormat is the record format Create writes: 2 (one string
+	// per session under a 16-byte key hash) or 1 (a hash per session
+	// under the 43-character key hash, byte for byte what sessiond
+	// wrote before format 2, so an older sessiond reads, lists and ends
+	// it). Reads accept both whatever this says. Use 1 only while an
+	// older sessiond still serves the same Redis (a rolling upgrade),
+	// then 2. Default DefaultWriteFormat.
+	WriteFormat int
 	// Now is the clock; default time.Now. Tests inject one.
 	Now func() time.Time
 }
@@ -95,6 +111,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.InUseWindow < 0 {
 		return c, fmt.Errorf("session: Config.InUseWindow %v: must be >= 0 (0 means 1m)", c.InUseWindow)
 	}
+	if c.MaxSealedBytes == 0 {
+		c.MaxSealedBytes = DefaultMaxSealedBytes
+	}
+	if c.MaxSealedBytes < 0 {
+		return c, fmt.Errorf("session: Config.MaxSealedBytes %d: must be positive (0 means %d)", c.MaxSealedBytes, DefaultMaxSealedBytes)
+	}
 	if c.MaxDataBytes < 2 {
 		return c, fmt.Errorf("session: Config.MaxDataBytes %d: must be at least 2 (room for \"{}\"; 0 means 4096)", c.MaxDataBytes)
 	}
@@ -103,6 +125,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if strings.ContainsAny(c.KeyPrefix, "{}*?[]") {
 		return c, fmt.Errorf("session: Config.KeyPrefix %q: must not contain hash tags or glob characters {}*?[]", c.KeyPrefix)
+	}
+	if c.WriteFormat == 0 {
+		c.WriteFormat = DefaultWriteFormat
+	}
+	if c.WriteFormat != 1 && c.WriteFormat != 2 {
+		return c, fmt.Errorf("session: Config.WriteFormat %d: must be 1 (the format older sessiond reads, during a rolling upgrade) or 2 (0 means %d)", c.WriteFormat, DefaultWriteFormat)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

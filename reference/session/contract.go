@@ -62,6 +62,18 @@ type Session struct {
 	Sealed         map[string][]byte // decrypted; nil unless requested/present
 	Touched        bool              // Validate wrote a new expiry this call
 	Replaced       bool              // Create destroyed NewSession.Replaces
+
+	ua uaForm // how UserAgent compares with a request's header
+}
+
+// UserAgentMatches reports whether header (a request's User-Agent) is
+// the header this session was created with. The store keeps the first
+// 512 bytes for display and, for a longer header, the SHA-256 of all of
+// it, and compares the same form of header: so a header longer than 512
+// bytes matches itself, and only itself. (Sessions stored before record
+// format 2 kept only the prefix: for them the prefixes are compared.)
+func (s *Session) UserAgentMatches(header string) bool {
+	return uaMatch(s.UserAgent, s.ua, header)
 }
 
 // Info is one entry of a user's session list (GET /v1/sessions). Handle
@@ -79,12 +91,31 @@ type Info struct {
 
 // GCReport is what `sessiond gc` prints as JSON.
 type GCReport struct {
-	LiveSessions     int64   `json:"live_sessions"`
-	Users            int64   `json:"users"`
-	StaleIndexPruned int64   `json:"stale_index_entries_pruned"`
-	KeysWithoutTTL   int64   `json:"keys_without_ttl"`
-	ScannedKeys      int64   `json:"scanned_keys"`
-	DurationMS       float64 `json:"duration_ms"`
+	// LiveSessions counts well-formed session records (either format).
+	LiveSessions int64 `json:"live_sessions"`
+	// LegacySessions counts those of them still in record format 1
+	// (created before format 2); they expire by AbsoluteTimeout.
+	LegacySessions int64 `json:"legacy_sessions"`
+	// SealedByKey counts sessions with sealed fields by the key id they
+	// are sealed under: a retired key may be removed once it is absent.
+	SealedByKey map[string]int64 `json:"sealed_by_key"`
+	// Users counts user indexes with entries left after pruning.
+	Users int64 `json:"users"`
+	// StaleIndexPruned counts index entries removed: past their absolute
+	// expiry, or whose session is gone and that are older than 60 s (a
+	// younger one may belong to a login still writing its session).
+	StaleIndexPruned int64 `json:"stale_index_entries_pruned"`
+	// KeysWithoutTTL counts session and index keys without a TTL (the
+	// store never writes one: a bug or a foreign write).
+	KeysWithoutTTL int64 `json:"keys_without_ttl"`
+	// StrayKeys counts keys under the prefix that are neither a
+	// well-formed session, a user index nor the store's eviction marker
+	// (written by something else, or corrupt); StraySamples names up to
+	// five of them (Go-quoted: key names may hold raw bytes).
+	StrayKeys    int64    `json:"stray_keys"`
+	StraySamples []string `json:"stray_samples,omitempty"`
+	ScannedKeys  int64    `json:"scanned_keys"`
+	DurationMS   float64  `json:"duration_ms"`
 }
 
 // API is the behaviour the HTTP layer and loadgen's store driver rely on.

@@ -5,31 +5,60 @@
 //
 // A session ID is 32 bytes from crypto/rand, encoded base64url without
 // padding (43 characters). Redis never sees it: the session key is
-// KeyPrefix + "s:" + base64url(SHA-256(raw id)) (see KeyHash), so a dump
-// of Redis cannot be replayed as cookies. A presented ID that is not well
-// formed (ValidID) is refused with ErrMalformedID before any Redis call.
+// KeyPrefix + "s:" + the first 16 bytes of SHA-256(raw id), raw (128
+// bits: a dump of Redis cannot be replayed as cookies, and no two
+// sessions collide). A presented ID that is not well formed (ValidID)
+// is refused with ErrMalformedID before any Redis call. Info.Handle,
+// which names a session in a list, is base64url of the hash's first 12
+// bytes.
 //
 // # Record
 //
-// A session is one small Redis hash (listpack-encoded, so compact):
+// A session is one Redis string (record format 2, record.go):
 //
-//	a  absolute expiry, unix ms
-//	l  last_seen: time of the last touch write, unix ms (not of the last
-//	   read: reads inside the touch threshold write nothing)
-//	r  packed immutable fields: uid, email, tenant, created_at,
-//	   auth_time, user agent, client IP (see encodeRecord)
-//	d  custom data, a compact JSON object (≤ Config.MaxDataBytes)
-//	s  optional sealed fields: AES-256-GCM under Config.Sealer's primary
-//	   key, tagged with the key id, AAD = the session's key hash so a
-//	   blob cannot be moved to another session
+//	version 2 | absolute expiry ms (6 bytes) | last_seen ms (6 bytes)
+//	| record | data | sealed fields
 //
-// A hash rather than one packed string lets the Lua scripts read and
-// write the two timestamps and the data without decoding the rest.
-// Measured on redis-server 7.0 with a 100-byte user agent: MEMORY USAGE
-// of one session key is about 200 bytes; used_memory grows by about 690
-// bytes per session over 100k sessions (8 per user), which adds the
-// index entry, the keyspace and expires dict entries and allocator
-// overhead (BenchmarkCreateRedis reports it as redis-bytes/session).
+// The record packs the immutable fields (uid, email, tenant, created_at,
+// auth_time, the user agent and client IP) with length prefixes and
+// flags for the optional ones; data is the custom JSON (≤
+// Config.MaxDataBytes); the sealed fields, when set, are AES-256-GCM
+// under Config.Sealer's primary key, tagged with the key id, with the
+// key hash as AAD so a blob cannot be moved to another session. The Lua
+// scripts read the two timestamps at fixed offsets (validate rewrites
+// last_seen in place with SETRANGE) and the two section lengths, and
+// never the rest; a write of data or sealed fields rewrites the string
+// with SET KEEPTTL.
+//
+// One string costs less than the hash it replaced: a hash holding a
+// field longer than 64 bytes (any record with a browser user agent) is
+// no longer listpack-encoded, and a Redis hashtable costs several
+// hundred bytes. Measured through sessiond on redis-server 7.0
+// (jemalloc), 20,000 sessions, 4 per user, 16 bytes of data:
+// used_memory grows by 292 bytes per session without a user agent
+// (391 with the hash) and by 417 with a 111-byte browser one (775 with
+// the hash), index share included (see the issue 9 note for the
+// method). What remains is mostly Redis's per-key cost (dict and
+// expires entries, object header, key name: about 110 bytes), which
+// only fewer keys would save.
+//
+// A user agent is kept as its first 512 bytes (for the session list)
+// and, when longer, the SHA-256 of the whole header: Session.
+// UserAgentMatches compares that form, so a header matches only itself.
+//
+// Format 1 (a hash of a, l, r, d, s under KeyPrefix + "s:" + base64url
+// of the whole SHA-256) was written before format 2; the store still
+// reads, updates and ends such sessions, so that a rolling upgrade keeps
+// them valid until they expire. A lookup that finds no format-2 session
+// tries the format-1 key (a second round trip, only for a cookie that
+// names no current session). Instances not yet upgraded cannot read
+// format-2 sessions, so a rolling upgrade runs in two phases: first
+// every instance with Config.WriteFormat 1 (Create then writes format 1
+// exactly as the older sessiond did: its create and index scripts,
+// key names, fields, members and scores, with the same write fence,
+// OOM order and idempotency; Validate tries the format-1 key first),
+// then, once no older instance runs, WriteFormat 2. Updates and sealed
+// writes rewrite a session in its own format and never create one.
 //
 // # Timeouts
 //
@@ -62,6 +91,9 @@
 // invariant that makes this safe is:
 //
 //	the index is a SUPERSET of the user's live sessions.
+//
+// Index members are the key hashes (16 raw bytes; 43 characters for
+// format-1 sessions), so an entry names its session key directly.
 //
 // Create writes the index entry first, then the session; Destroy deletes
 // the session first, then the index entry. Readers of the index (List,

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"strings"
 	"sync"
 	"testing"
@@ -106,14 +107,21 @@ func mustCreate(t testing.TB, s *Store, ns NewSession) string {
 	return id
 }
 
-// sessionKey is the Redis key of id in s.
+// sessionKey is the Redis key of id's (format-2) session in s.
 func sessionKey(t testing.TB, s *Store, id string) string {
 	t.Helper()
-	h, ok := KeyHash(id)
+	var sum [sha256.Size]byte
+	k, ok := appendSessionKey(nil, s.cfg.KeyPrefix, id, &sum)
 	if !ok {
-		t.Fatalf("KeyHash(%q) not ok", id)
+		t.Fatalf("malformed id %q", id)
 	}
-	return s.sessionKeyFromHash(h)
+	return string(k)
+}
+
+// indexMember is id's member in its user's index.
+func indexMember(t testing.TB, s *Store, id string) string {
+	t.Helper()
+	return sessionKey(t, s, id)[len(s.sessPrefix):]
 }
 
 // expireTimeMS is PEXPIRETIME of key: -1 no TTL, -2 missing.

@@ -14,8 +14,21 @@ const IDLen = 43
 // idBytes is the number of random bytes in a session ID.
 const idBytes = 32
 
-// keyHashLen is the length of an encoded key hash (SHA-256, base64url).
-const keyHashLen = 43
+// keyHashLen is the length of a session's key hash in Redis (key name
+// suffix and user-index member): the first 16 bytes of SHA-256(raw ID),
+// raw. 128 bits keep a dump of Redis useless for forging cookies (a
+// preimage costs 2^128 per session) and collisions out of reach (Create
+// refuses one anyway); every further byte costs memory in both the key
+// and the index.
+const keyHashLen = 16
+
+// legacyHashLen is the key hash of format-1 sessions (written before
+// record format 2): base64url of the whole SHA-256, 43 characters.
+const legacyHashLen = 43
+
+// handleBytes is how many bytes of the hash a handle shows (HandleLen
+// characters of base64url).
+const handleBytes = 12
 
 var idEncoding = base64.RawURLEncoding.Strict()
 
@@ -68,30 +81,60 @@ func ValidID(id string) bool {
 	return last&3 == 0
 }
 
-// KeyHash returns the base64url SHA-256 of a session ID's raw bytes: the
-// only form of the ID that reaches Redis. ok is false for a malformed ID.
-func KeyHash(id string) (hash string, ok bool) {
+// idSum hashes a well-formed ID; ok is false for a malformed one.
+func idSum(id string, sum *[sha256.Size]byte) bool {
 	var raw [idBytes]byte
 	if !decodeID(id, &raw) {
+		return false
+	}
+	*sum = sha256.Sum256(raw[:])
+	return true
+}
+
+// Handle returns the handle of id's session (Info.Handle: base64url of
+// the first 12 bytes of SHA-256(raw id)), so a caller can tell whether a
+// listed session is its own. ok is false for a malformed ID.
+func Handle(id string) (handle string, ok bool) {
+	var sum [sha256.Size]byte
+	if !idSum(id, &sum) {
 		return "", false
 	}
-	var buf [keyHashLen]byte
-	sum := sha256.Sum256(raw[:])
-	idEncoding.Encode(buf[:], sum[:])
-	return string(buf[:]), true
+	return handleOf(sum[:handleBytes]), true
+}
+
+func handleOf(hashPrefix []byte) string {
+	var buf [HandleLen]byte
+	idEncoding.Encode(buf[:], hashPrefix[:handleBytes])
+	return string(buf[:])
+}
+
+// memberHandle is the handle of a user-index member of either format
+// (the first 16 characters of a format-1 member are the same base64url
+// of the same 12 bytes).
+func memberHandle(m string) string {
+	if len(m) == legacyHashLen {
+		return m[:HandleLen]
+	}
+	if len(m) < handleBytes {
+		return ""
+	}
+	return handleOf([]byte(m[:handleBytes]))
 }
 
 // appendSessionKey appends the Redis key of id's session to dst, and
 // reports whether id was well formed. It also fills sum with the hash.
 func appendSessionKey(dst []byte, prefix, id string, sum *[sha256.Size]byte) ([]byte, bool) {
-	var raw [idBytes]byte
-	if !decodeID(id, &raw) {
+	if !idSum(id, sum) {
 		return dst, false
 	}
-	*sum = sha256.Sum256(raw[:])
 	dst = append(dst, prefix...)
 	dst = append(dst, "s:"...)
-	var buf [keyHashLen]byte
+	return append(dst, sum[:keyHashLen]...), true
+}
+
+// legacyKey is the key a format-1 session of this hash lives under.
+func legacyKey(prefix string, sum *[sha256.Size]byte) string {
+	var buf [legacyHashLen]byte
 	idEncoding.Encode(buf[:], sum[:])
-	return append(dst, buf[:]...), true
+	return prefix + "s:" + string(buf[:])
 }

@@ -110,8 +110,7 @@ func TestConcurrentCreateAndDestroyAll(t *testing.T) {
 		for _, id := range ids {
 			if _, err := s.Validate(ctxT(t), id); err == nil {
 				live++
-				h, _ := KeyHash(id)
-				if !members[h] {
+				if !members[indexMember(t, s, id)] {
 					t.Errorf("live session missing from the user index")
 				}
 			}

@@ -144,6 +144,15 @@ func (s *Sealer) seal(plain, aad []byte) ([]byte, error) {
 	return aead.Seal(out, nonce, plain, aad), nil
 }
 
+// blobKID returns the key id a blob made by seal names (without
+// checking that it opens).
+func blobKID(blob []byte) (string, bool) {
+	if len(blob) < 1 || len(blob) < 1+int(blob[0]) || blob[0] == 0 {
+		return "", false
+	}
+	return string(blob[1 : 1+int(blob[0])]), true
+}
+
 // open decrypts a blob made by seal with the key named in it.
 func (s *Sealer) open(blob, aad []byte) ([]byte, error) {
 	if len(blob) < 1 {

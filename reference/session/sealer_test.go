@@ -8,9 +8,37 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, SealerKeyLen) }
+
+// sealedBlob reads the sealed part of id's stored session.
+func sealedBlob(t *testing.T, e *env, s *Store, id string) []byte {
+	t.Helper()
+	raw, err := e.rdb.Get(ctxT(t), sessionKey(t, s, id)).Bytes()
+	if err != nil {
+		t.Fatalf("GET session: %v", err)
+	}
+	v, err := splitV2(raw)
+	if err != nil || !v.complete {
+		t.Fatalf("stored session does not split: %v", err)
+	}
+	return v.sealed
+}
+
+// putSealedBlob replaces the sealed part of id's stored session.
+func putSealedBlob(t *testing.T, e *env, s *Store, id string, blob []byte) {
+	t.Helper()
+	key := sessionKey(t, s, id)
+	raw, _ := e.rdb.Get(ctxT(t), key).Bytes()
+	v, _ := splitV2(raw)
+	head := raw[:len(raw)-len(v.sealed)]
+	if err := e.rdb.Set(ctxT(t), key, append(append([]byte(nil), head...), blob...), redis.KeepTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func keyLine(kid string, b byte) string {
 	return kid + ":" + base64.StdEncoding.EncodeToString(testKey(b)) + "\n"
@@ -27,8 +55,8 @@ func TestSealedRoundTripAndRotation(t *testing.T) {
 		ns.Sealed = map[string][]byte{"refresh_token": []byte("rt-secret"), "empty": {}}
 		id := mustCreate(t, s, ns)
 
-		raw, _ := e.rdb.HGet(ctxT(t), sessionKey(t, s, id), "s").Bytes()
-		if bytes.Contains(raw, []byte("rt-secret")) {
+		raw, _ := e.rdb.Get(ctxT(t), sessionKey(t, s, id)).Bytes()
+		if bytes.Contains(raw, []byte("rt-secret")) || len(sealedBlob(t, e, s, id)) == 0 {
 			t.Fatal("sealed value stored in clear")
 		}
 		plain, err := s.Validate(ctxT(t), id)
@@ -50,7 +78,7 @@ func TestSealedRoundTripAndRotation(t *testing.T) {
 			t.Fatalf("rotated sealer cannot read old blob: %v", err)
 		}
 		newID := mustCreate(t, s2, ns)
-		blob, _ := e.rdb.HGet(ctxT(t), sessionKey(t, s2, newID), "s").Bytes()
+		blob := sealedBlob(t, e, s2, newID)
 		if string(blob[1:3]) != "k2" {
 			t.Fatalf("new blob sealed under %q, want k2", blob[1:3])
 		}
@@ -71,22 +99,22 @@ func TestSealedTamperAndMoveRefused(t *testing.T) {
 		ns.Sealed = map[string][]byte{"tok": []byte("secret")}
 		a := mustCreate(t, s, ns)
 		b := mustCreate(t, s, newSess("u"))
-		blob, _ := e.rdb.HGet(ctxT(t), sessionKey(t, s, a), "s").Bytes()
+		blob := sealedBlob(t, e, s, a)
 
 		// Moved to another session: AAD (the key hash) differs.
-		e.rdb.HSet(ctxT(t), sessionKey(t, s, b), "s", blob)
+		putSealedBlob(t, e, s, b, blob)
 		if _, err := s.Sealed(ctxT(t), b); !errors.Is(err, ErrSealOpen) {
 			t.Errorf("moved blob: %v, want ErrSealOpen", err)
 		}
 		// One flipped bit.
 		bad := append([]byte(nil), blob...)
 		bad[len(bad)-1] ^= 1
-		e.rdb.HSet(ctxT(t), sessionKey(t, s, a), "s", bad)
+		putSealedBlob(t, e, s, a, bad)
 		if _, err := s.Sealed(ctxT(t), a); !errors.Is(err, ErrSealOpen) {
 			t.Errorf("tampered blob: %v, want ErrSealOpen", err)
 		}
 		// Truncated.
-		e.rdb.HSet(ctxT(t), sessionKey(t, s, a), "s", blob[:5])
+		putSealedBlob(t, e, s, a, blob[:5])
 		if _, err := s.Sealed(ctxT(t), a); !errors.Is(err, ErrSealOpen) {
 			t.Errorf("truncated blob: %v, want ErrSealOpen", err)
 		}

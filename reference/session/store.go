@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +89,8 @@ func (s *Store) sessionKeyFromHash(hash string) string { return s.sessPrefix + h
 // exists: Session.Replaced says whether the replaced session was ended,
 // and the cap is enforced again by the next Create.
 func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, error) {
-	if err := checkNewSession(&ns); err != nil {
+	ua, err := checkNewSession(&ns)
+	if err != nil {
 		return "", nil, err
 	}
 	data, err := normalizeData(ns.Data, s.cfg.MaxDataBytes)
@@ -106,6 +107,10 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 	var sum [sha256.Size]byte
 	kb, _ := appendSessionKey(make([]byte, 0, len(s.sessPrefix)+keyHashLen), s.cfg.KeyPrefix, id, &sum)
 	key := string(kb)
+	v1 := s.cfg.WriteFormat == 1
+	if v1 {
+		key = legacyKey(s.cfg.KeyPrefix, &sum)
+	}
 	member := key[len(s.sessPrefix):]
 
 	// The session write must land within createGrace of the index
@@ -122,15 +127,11 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 	rec := record{
 		UserID: ns.UserID, Email: ns.Email, Tenant: ns.Tenant,
 		CreatedAt: nowMS, AuthTime: toMS(ns.AuthTime),
-		UserAgent: ns.UserAgent, ClientIP: ns.ClientIP,
+		UserAgent: ns.UserAgent, ClientIP: ns.ClientIP, UA: ua,
 	}
-	args := []any{exp, abs, nowMS, encodeRecord(&rec), data}
-	if len(ns.Sealed) > 0 {
-		blob, err := s.cfg.Sealer.seal(encodeSealedMap(ns.Sealed), sum[:])
-		if err != nil {
-			return "", nil, err
-		}
-		args = append(args, blob)
+	script, args, err := s.createArgs(&ns, &rec, &sum, v1, exp, abs, nowMS, data)
+	if err != nil {
+		return "", nil, err
 	}
 
 	idx := s.indexKey(ns.UserID)
@@ -146,7 +147,7 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		s.undoCreate(ctx, idx, member, "", true)
 		return "", nil, fmt.Errorf("session: create: %w: %w: index write took longer than %v; gave up", ErrBackend, ErrNotApplied, createGrace)
 	}
-	ok, err := s.runWrite(ctx, s.scripts.create, fence, []string{key}, args...).Int64()
+	ok, err := s.runWrite(ctx, script, fence, []string{key}, args...).Int64()
 	if err != nil {
 		werr := s.writeErr("create: write", err)
 		answered := errors.Is(werr, ErrNotApplied)
@@ -167,7 +168,7 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		CreatedAt: fromMS(nowMS), LastSeen: fromMS(nowMS),
 		ExpiresAt: fromMS(exp), AbsoluteExpiry: fromMS(abs),
 		AuthTime: fromMS(rec.AuthTime), UserAgent: ns.UserAgent, ClientIP: ns.ClientIP,
-		Data: json.RawMessage(data),
+		Data: json.RawMessage(data), ua: rec.UA,
 	}
 	if len(ns.Sealed) > 0 {
 		sess.Sealed = ns.Sealed
@@ -180,6 +181,37 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		_ = s.enforceCap(ctx, idx, member, nowMS)
 	}
 	return id, sess, nil
+}
+
+// createArgs returns the script and its arguments (after the fence)
+// that write a new session in the configured format. Format 1 (v1) is
+// what sessiond wrote before format 2, field for field: the packed
+// format-1 record (a user agent longer than 512 bytes is kept as its
+// prefix, and compared by it, as then; rec.UA says so), sealed fields
+// under the whole SHA-256 as AAD.
+func (s *Store) createArgs(ns *NewSession, rec *record, sum *[sha256.Size]byte, v1 bool, exp, abs, nowMS int64, data string) (*redis.Script, []any, error) {
+	var aad []byte
+	if v1 {
+		rec.UA = uaForm{legacy: true}
+		aad = sum[:]
+	} else {
+		aad = sum[:keyHashLen]
+	}
+	var blob []byte
+	if len(ns.Sealed) > 0 {
+		var err error
+		if blob, err = s.sealMap(ns.Sealed, aad); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !v1 {
+		return s.scripts.create, []any{exp, encodeV2(abs, nowMS, rec, data, blob)}, nil
+	}
+	args := []any{exp, abs, nowMS, encodeRecordV1(rec), data}
+	if blob != nil {
+		args = append(args, blob)
+	}
+	return s.scripts.createV1, args, nil
 }
 
 // undoCreate removes what a failed Create may have written: its session
@@ -377,8 +409,10 @@ func (s *Store) zrem(ctx context.Context, op, idx string, members []string) erro
 
 // Validate returns the live session for id, sliding its idle expiry when
 // more than TouchThreshold has passed since the last write (then
-// Session.Touched is true). One Redis round trip. Errors: ErrMalformedID
-// (no Redis call made), ErrNotFound, ErrExpired, or ErrBackend-wrapped.
+// Session.Touched is true). One Redis round trip (two when id names no
+// session: then the key of the other record format is tried too). Errors:
+// ErrMalformedID (no Redis call made), ErrNotFound, ErrExpired, or
+// ErrBackend-wrapped.
 func (s *Store) Validate(ctx context.Context, id string) (*Session, error) {
 	return s.validate(ctx, id, false)
 }
@@ -386,13 +420,16 @@ func (s *Store) Validate(ctx context.Context, id string) (*Session, error) {
 // Sealed is Validate that also returns the decrypted sealed fields in
 // Session.Sealed (nil when the session has none). Use it only where the
 // secrets are needed: decrypting costs more than a plain Validate.
+// Errors as Validate, and ErrSealOpen when the fields cannot be
+// decrypted (key rotated out, tampered), ErrNoSealer when the session
+// has sealed fields but the store no Sealer.
 func (s *Store) Sealed(ctx context.Context, id string) (*Session, error) {
 	return s.validate(ctx, id, true)
 }
 
 func (s *Store) validate(ctx context.Context, id string, wantSealed bool) (*Session, error) {
 	var sum [sha256.Size]byte
-	var kbuf [128]byte
+	var kbuf [64]byte
 	kb, ok := appendSessionKey(kbuf[:0], s.cfg.KeyPrefix, id, &sum)
 	if !ok {
 		return nil, ErrMalformedID
@@ -402,40 +439,102 @@ func (s *Store) validate(ctx context.Context, id string, wantSealed bool) (*Sess
 	if wantSealed {
 		flag = "1"
 	}
-	res, err := s.scripts.validate.Run(ctx, s.rdb, []string{string(kb)}, nowMS, s.idleArg, s.touchArg, flag).Slice()
+	// Look first where this store writes: with WriteFormat 1 (a rolling
+	// upgrade) nearly every session is format 1.
+	v1First := s.cfg.WriteFormat == 1
+	if v1First {
+		if sess, err := s.validateV1(ctx, &sum, nowMS, flag); !errors.Is(err, ErrNotFound) {
+			return sess, err
+		}
+	}
+	var now6 [6]byte
+	append48(now6[:0], nowMS)
+	res, err := s.scripts.validate.Run(ctx, s.rdb, []string{string(kb)}, nowMS, s.idleArg, s.touchArg, flag, now6[:]).Slice()
+	if errors.Is(err, redis.Nil) {
+		if v1First {
+			return nil, ErrNotFound
+		}
+		return s.validateV1(ctx, &sum, nowMS, flag)
+	}
+	if err != nil {
+		return nil, backendErr("validate", err)
+	}
+	if len(res) == 1 {
+		return nil, ErrExpired
+	}
+	if len(res) != 2 {
+		return nil, backendErr("validate", fmt.Errorf("unexpected reply of %d elements", len(res)))
+	}
+	st, _ := res[0].(int64)
+	val, _ := res[1].(string)
+	v, err := splitV2([]byte(val))
+	if err != nil || !v.complete {
+		return nil, backendErr("validate", fmt.Errorf("corrupt session record: %w", err))
+	}
+	last := v.last
+	if st == 1 {
+		last = nowMS
+	}
+	sess, err := s.sessionOf(v.abs, last, v.rec, v.data, st == 1)
+	if err != nil {
+		return nil, backendErr("validate", err)
+	}
+	if wantSealed && len(v.sealed) > 0 {
+		if sess.Sealed, err = s.openMap(v.sealed, sum[:keyHashLen]); err != nil {
+			return nil, err
+		}
+	}
+	return sess, nil
+}
+
+// sessionOf builds a Session from the parts of a format-2 value.
+func (s *Store) sessionOf(abs, last int64, recb, data []byte, touched bool) (*Session, error) {
+	var rec record
+	if err := decodeRecordV2(abs, recb, &rec); err != nil {
+		return nil, err
+	}
+	d := json.RawMessage("{}")
+	if len(data) > 0 {
+		d = json.RawMessage(data)
+	}
+	return &Session{
+		UserID: rec.UserID, Email: rec.Email, Tenant: rec.Tenant,
+		CreatedAt: fromMS(rec.CreatedAt), LastSeen: fromMS(last),
+		ExpiresAt: fromMS(min(last+s.idleMS, abs)), AbsoluteExpiry: fromMS(abs),
+		AuthTime: fromMS(rec.AuthTime), UserAgent: rec.UserAgent, ClientIP: rec.ClientIP,
+		Data: d, Touched: touched, ua: rec.UA,
+	}, nil
+}
+
+// validateV1 validates a format-1 session (created before format 2).
+func (s *Store) validateV1(ctx context.Context, sum *[sha256.Size]byte, nowMS int64, flag string) (*Session, error) {
+	res, err := s.scripts.validateV1.Run(ctx, s.rdb, []string{legacyKey(s.cfg.KeyPrefix, sum)}, nowMS, s.idleArg, s.touchArg, flag).Slice()
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
 			return nil, ErrNotFound
 		}
 		return nil, backendErr("validate", err)
 	}
-	sess, err := s.decodeValidate(res, nowMS)
+	sess, err := s.decodeValidateV1(res)
 	if err != nil {
 		return nil, err
 	}
-	if wantSealed {
+	if flag == "1" {
 		if blob, ok := res[5].(string); ok && blob != "" {
-			if s.cfg.Sealer == nil {
-				return nil, ErrNoSealer
-			}
-			plain, err := s.cfg.Sealer.open([]byte(blob), sum[:])
-			if err != nil {
+			if sess.Sealed, err = s.openMap([]byte(blob), sum[:]); err != nil {
 				return nil, err
-			}
-			if sess.Sealed, err = decodeSealedMap(plain); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrSealOpen, err)
 			}
 		}
 	}
 	return sess, nil
 }
 
-// decodeValidate turns validateLua's reply into a Session.
-func (s *Store) decodeValidate(res []any, nowMS int64) (*Session, error) {
+// decodeValidateV1 turns validateV1Lua's reply into a Session.
+func (s *Store) decodeValidateV1(res []any) (*Session, error) {
 	if len(res) == 1 {
 		return nil, ErrExpired
 	}
-	if len(res) < 5 {
+	if len(res) < 6 {
 		return nil, backendErr("validate", fmt.Errorf("unexpected reply of %d elements", len(res)))
 	}
 	st, _ := res[0].(int64)
@@ -447,7 +546,7 @@ func (s *Store) decodeValidate(res []any, nowMS int64) (*Session, error) {
 		return nil, backendErr("validate", errors.New("corrupt timestamps in session record"))
 	}
 	var rec record
-	if err := decodeRecord([]byte(recStr), &rec); err != nil {
+	if err := decodeRecordV1([]byte(recStr), &rec); err != nil {
 		return nil, backendErr("validate", err)
 	}
 	return &Session{
@@ -457,6 +556,7 @@ func (s *Store) decodeValidate(res []any, nowMS int64) (*Session, error) {
 		AuthTime: fromMS(rec.AuthTime), UserAgent: rec.UserAgent, ClientIP: rec.ClientIP,
 		Data:    json.RawMessage(data),
 		Touched: st == 1,
+		ua:      rec.UA,
 	}, nil
 }
 
@@ -486,7 +586,11 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("session: destroy: %w", err)
 	}
-	return s.destroyKey(ctx, string(kb), fence)
+	err = s.destroyKey(ctx, string(kb), fence)
+	if errors.Is(err, ErrNotFound) {
+		return s.destroyKey(ctx, legacyKey(s.cfg.KeyPrefix, &sum), fence)
+	}
+	return err
 }
 
 func (s *Store) destroyKey(ctx context.Context, key string, fence *fenced) error {
@@ -497,16 +601,32 @@ func (s *Store) destroyKey(ctx context.Context, key string, fence *fenced) error
 		}
 		return s.writeErr("destroy", err)
 	}
-	var rec record
-	if err := decodeRecord([]byte(r), &rec); err != nil {
+	uid, ok := recordUID([]byte(r))
+	if !ok {
 		// The session is gone, which is what matters; its index entry
 		// (if any) is stale and GC prunes it.
 		return nil
 	}
 	// The session is gone: a stale index entry left by a failed ZREM is
 	// tolerated by every reader and pruned later, so it is no failure.
-	_ = s.zrem(ctx, "destroy: index", s.indexKey(rec.UserID), []string{key[len(s.sessPrefix):]})
+	_ = s.zrem(ctx, "destroy: index", s.indexKey(uid), []string{key[len(s.sessPrefix):]})
 	return nil
+}
+
+// recordUID reads the uid of a format-2 value or a format-1 record.
+func recordUID(b []byte) (string, bool) {
+	var rec record
+	if len(b) > 0 && b[0] == recordV2 {
+		v, err := splitV2(b)
+		if err != nil || decodeRecordV2(v.abs, v.rec, &rec) != nil {
+			return "", false
+		}
+		return rec.UserID, true
+	}
+	if decodeRecordV1(b, &rec) != nil {
+		return "", false
+	}
+	return rec.UserID, true
 }
 
 // DestroyHandle destroys one of userID's sessions named by its
@@ -526,7 +646,7 @@ func (s *Store) DestroyHandle(ctx context.Context, userID, handle string) error 
 		return fmt.Errorf("session: destroy handle: read index: %w: %w: %w", ErrBackend, ErrNotApplied, err)
 	}
 	for _, m := range members {
-		if strings.HasPrefix(m, handle) {
+		if memberHandle(m) == handle {
 			return s.destroyKey(ctx, s.sessionKeyFromHash(m), fence)
 		}
 	}
@@ -538,22 +658,51 @@ func (s *Store) DestroyHandle(ctx context.Context, userID, handle string) error 
 // runs after ctx's deadline (so a late update cannot overwrite a newer
 // one).
 func (s *Store) UpdateData(ctx context.Context, id string, data json.RawMessage) error {
-	var sum [sha256.Size]byte
-	kb, ok := appendSessionKey(nil, s.cfg.KeyPrefix, id, &sum)
-	if !ok {
+	if !ValidID(id) {
 		return ErrMalformedID
 	}
 	d, err := normalizeData(data, s.cfg.MaxDataBytes)
 	if err != nil {
 		return err
 	}
+	return s.rewrite(ctx, "update data", id, "d", func(_ []byte, legacy bool) ([]byte, error) {
+		if legacy {
+			return []byte(d), nil // the "d" field
+		}
+		return appendData(nil, d), nil // the data section
+	})
+}
+
+// rewrite replaces one part of a live session of either format: its data
+// ("d") or its sealed blob ("s"). value returns the new bytes for a
+// format-2 session (legacy false) or the new field of a format-1 one,
+// given the session's key hash (the AAD of a sealed blob). Errors:
+// ErrMalformedID, ErrNotFound, ErrExpired, value's error, or a write
+// error (see Destroy).
+func (s *Store) rewrite(ctx context.Context, op, id, what string, value func(aad []byte, legacy bool) ([]byte, error)) error {
+	var sum [sha256.Size]byte
+	kb, ok := appendSessionKey(nil, s.cfg.KeyPrefix, id, &sum)
+	if !ok {
+		return ErrMalformedID
+	}
 	fence, err := s.fence(ctx, time.Time{})
 	if err != nil {
-		return fmt.Errorf("session: update data: %w", err)
+		return fmt.Errorf("session: %s: %w", op, err)
 	}
-	n, err := s.runWrite(ctx, s.scripts.update, fence, []string{string(kb)}, s.cfg.Now().UnixMilli(), s.idleArg, d).Int64()
+	nowMS := s.cfg.Now().UnixMilli()
+	b, err := value(sum[:keyHashLen], false)
 	if err != nil {
-		return s.writeErr("update data", err)
+		return err
+	}
+	n, err := s.runWrite(ctx, s.scripts.rewrite, fence, []string{string(kb)}, nowMS, s.idleArg, what, b).Int64()
+	if err == nil && n == 0 {
+		if b, err = value(sum[:], true); err != nil {
+			return err
+		}
+		n, err = s.runWrite(ctx, s.scripts.rewriteV1, fence, []string{legacyKey(s.cfg.KeyPrefix, &sum)}, nowMS, s.idleArg, what, b).Int64()
+	}
+	if err != nil {
+		return s.writeErr(op, err)
 	}
 	switch n {
 	case 1:
@@ -564,6 +713,11 @@ func (s *Store) UpdateData(ctx context.Context, id string, data json.RawMessage)
 	}
 	return ErrNotFound
 }
+
+// listPrefix is how much of a format-2 value List reads: enough for the
+// header and the longest record, never the data or sealed fields beyond.
+const listPrefix = v2HeaderLen + 2*binary.MaxVarintLen32 + 1 + 3*binary.MaxVarintLen64 +
+	4*binary.MaxVarintLen16 + maxUserIDLen + maxEmailLen + maxTenantLen + maxUserAgentLen + sha256.Size + maxClientIPLen
 
 // List returns userID's live sessions, oldest first. currentID (may be
 // empty) marks the caller's own session with Current. Stale index
@@ -578,53 +732,85 @@ func (s *Store) List(ctx context.Context, userID, currentID string) ([]Info, err
 	if len(zs) == 0 {
 		return out, nil
 	}
-	cmds := make([]*redis.SliceCmd, len(zs))
+	v2 := make([]*redis.StringCmd, len(zs))
+	v1 := make([]*redis.SliceCmd, len(zs))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
-			cmds[i] = p.HMGet(ctx, s.sessionKeyFromHash(z.Member.(string)), "a", "l", "r")
+			m := z.Member.(string)
+			key := s.sessionKeyFromHash(m)
+			if len(m) == legacyHashLen {
+				v1[i] = p.HMGet(ctx, key, "a", "l", "r")
+			} else {
+				v2[i] = p.GetRange(ctx, key, 0, listPrefix-1)
+			}
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) && !isReplyErr(err) {
 		return nil, backendErr("list: read sessions", err)
 	}
-	current, _ := KeyHash(currentID)
+	current, _ := Handle(currentID)
 	nowMS := s.cfg.Now().UnixMilli()
 	var drop []string
 	for i, z := range zs {
 		m := z.Member.(string)
-		v := cmds[i].Val()
-		if len(v) != 3 || v[0] == nil || v[1] == nil || v[2] == nil {
+		abs, last, rec, found := s.listEntry(v1[i], v2[i])
+		if !found {
 			if s.staleMissing(z.Score, nowMS) {
 				drop = append(drop, m)
 			}
 			continue
 		}
-		abs, err1 := parseMS(v[0])
-		last, err2 := parseMS(v[1])
-		rs, _ := v[2].(string)
-		var rec record
-		if err1 != nil || err2 != nil || decodeRecord([]byte(rs), &rec) != nil {
-			continue
+		if rec == nil {
+			continue // corrupt: GC reports it
 		}
 		exp := min(last+s.idleMS, abs)
 		if exp <= nowMS {
 			continue
 		}
+		h := memberHandle(m)
 		out = append(out, Info{
-			Handle:    m[:HandleLen],
+			Handle:    h,
 			CreatedAt: fromMS(rec.CreatedAt),
 			LastSeen:  fromMS(last),
 			ExpiresAt: fromMS(exp),
 			UserAgent: rec.UserAgent,
 			ClientIP:  rec.ClientIP,
-			Current:   m == current,
+			Current:   h == current && current != "",
 		})
 	}
 	if err := s.zrem(ctx, "list: prune index", idx, drop); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// listEntry decodes one session List read: found is false when the key
+// is missing; rec is nil when it exists but does not decode.
+func (s *Store) listEntry(v1 *redis.SliceCmd, v2 *redis.StringCmd) (abs, last int64, rec *record, found bool) {
+	rec = new(record)
+	if v2 != nil {
+		b, err := v2.Bytes()
+		if err != nil || len(b) == 0 { // GETRANGE of a missing key is ""
+			return 0, 0, nil, err != nil && !errors.Is(err, redis.Nil)
+		}
+		v, err := splitV2(b)
+		if err != nil || decodeRecordV2(v.abs, v.rec, rec) != nil {
+			return 0, 0, nil, true
+		}
+		return v.abs, v.last, rec, true
+	}
+	vals := v1.Val()
+	if len(vals) != 3 || vals[0] == nil || vals[1] == nil || vals[2] == nil {
+		return 0, 0, nil, v1.Err() != nil
+	}
+	abs, err1 := parseMS(vals[0])
+	last, err2 := parseMS(vals[1])
+	rs, _ := vals[2].(string)
+	if err1 != nil || err2 != nil || decodeRecordV1([]byte(rs), rec) != nil {
+		return 0, 0, nil, true
+	}
+	return abs, last, rec, true
 }
 
 // DestroyAll destroys every session of userID ("log out everywhere")
@@ -697,34 +883,25 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// checkNewSession validates and trims the fields of ns in place.
-func checkNewSession(ns *NewSession) error {
+// checkNewSession validates and trims the fields of ns in place, and
+// returns how the user agent it keeps compares with later requests.
+func checkNewSession(ns *NewSession) (uaForm, error) {
 	switch {
 	case ns.UserID == "":
-		return fmt.Errorf("%w: UserID is empty; pass the token's uid", ErrInvalidSession)
+		return uaForm{}, fmt.Errorf("%w: UserID is empty; pass the token's uid", ErrInvalidSession)
 	case len(ns.UserID) > maxUserIDLen:
-		return fmt.Errorf("%w: UserID is %d bytes; at most %d", ErrInvalidSession, len(ns.UserID), maxUserIDLen)
+		return uaForm{}, fmt.Errorf("%w: UserID is %d bytes; at most %d", ErrInvalidSession, len(ns.UserID), maxUserIDLen)
 	case len(ns.Email) > maxEmailLen:
-		return fmt.Errorf("%w: Email is %d bytes; at most %d", ErrInvalidSession, len(ns.Email), maxEmailLen)
+		return uaForm{}, fmt.Errorf("%w: Email is %d bytes; at most %d", ErrInvalidSession, len(ns.Email), maxEmailLen)
 	case len(ns.Tenant) > maxTenantLen:
-		return fmt.Errorf("%w: Tenant is %d bytes; at most %d", ErrInvalidSession, len(ns.Tenant), maxTenantLen)
+		return uaForm{}, fmt.Errorf("%w: Tenant is %d bytes; at most %d", ErrInvalidSession, len(ns.Tenant), maxTenantLen)
 	}
-	ns.UserAgent = StoredUserAgent(ns.UserAgent)
+	var ua uaForm
+	ns.UserAgent, ua = uaFormOf(ns.UserAgent)
 	if len(ns.ClientIP) > maxClientIPLen {
 		ns.ClientIP = ns.ClientIP[:maxClientIPLen]
 	}
-	return nil
-}
-
-// StoredUserAgent is the form of a User-Agent header the store keeps:
-// its first 512 bytes (it is untrusted display data). Compare a request's
-// header with Session.UserAgent in this form, never raw: a longer header
-// would otherwise never match its own session.
-func StoredUserAgent(ua string) string {
-	if len(ua) > maxUserAgentLen {
-		return ua[:maxUserAgentLen]
-	}
-	return ua
+	return ua, nil
 }
 
 // normalizeData checks that d is a JSON object of at most max bytes once

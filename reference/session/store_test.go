@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -480,25 +481,28 @@ func TestGCReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := GCReport{LiveSessions: 2, Users: 2, StaleIndexPruned: 2, KeysWithoutTTL: 0, ScannedKeys: 5}
+		want := GCReport{LiveSessions: 2, SealedByKey: map[string]int64{}, Users: 2, StaleIndexPruned: 2, KeysWithoutTTL: 0, ScannedKeys: 5}
 		rep.DurationMS = 0
-		if rep != want {
+		if !reflect.DeepEqual(rep, want) {
 			t.Fatalf("GC = %+v, want %+v", rep, want)
 		}
-		// A key without TTL under the prefix is reported, not fixed.
-		e.rdb.Set(ctxT(t), s.cfg.KeyPrefix+"s:bogus", "x", 0)
+		// A session key without TTL is reported, not fixed.
+		e.rdb.Persist(ctxT(t), sessionKey(t, s, lost2(t, s)))
 		rep, err = s.GC(ctxT(t))
-		if err != nil || rep.KeysWithoutTTL != 1 || rep.StaleIndexPruned != 0 {
+		if err != nil || rep.KeysWithoutTTL != 1 || rep.StaleIndexPruned != 0 || rep.LiveSessions != 3 {
 			t.Fatalf("second GC = %+v, %v", rep, err)
 		}
 		b, _ := json.Marshal(rep)
-		for _, f := range []string{"live_sessions", "users", "stale_index_entries_pruned", "keys_without_ttl", "scanned_keys", "duration_ms"} {
+		for _, f := range []string{"live_sessions", "legacy_sessions", "sealed_by_key", "users", "stale_index_entries_pruned", "keys_without_ttl", "stray_keys", "scanned_keys", "duration_ms"} {
 			if !strings.Contains(string(b), `"`+f+`"`) {
 				t.Errorf("GC JSON %s lacks %q", b, f)
 			}
 		}
 	})
 }
+
+// lost2 creates one more session of user u4 and returns its id.
+func lost2(t *testing.T, s *Store) string { return mustCreate(t, s, newSess("u4")) }
 
 func TestConfigErrorsNameTheField(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})

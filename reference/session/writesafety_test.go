@@ -87,9 +87,21 @@ func fillUntilOOM(t *testing.T, rdb *redis.Client) {
 // refused create now writes nothing, says why (ErrOutOfMemory), and the
 // store reports the state for /readyz.
 func TestRefusedCreateUnderOOMWritesNothing(t *testing.T) {
+	forEachWriteFormat(t, testRefusedCreateUnderOOMWritesNothing)
+}
+
+// forEachWriteFormat runs f for each Config.WriteFormat: the write rules
+// hold for format-1 writes (a rolling upgrade) too.
+func forEachWriteFormat(t *testing.T, f func(t *testing.T, wf int)) {
+	for _, wf := range []int{2, 1} {
+		t.Run(fmt.Sprintf("format%d", wf), func(t *testing.T) { f(t, wf) })
+	}
+}
+
+func testRefusedCreateUnderOOMWritesNothing(t *testing.T, wf int) {
 	e := realEnv(t)
 	rdb := e.rdb.(*redis.Client)
-	s := e.store(t, Config{})
+	s := e.store(t, Config{WriteFormat: wf})
 	mustCreate(t, s, newSess("alice")) // the index exists, as for a returning user
 	fillUntilOOM(t, rdb)
 	before := readState(t, rdb, s, "alice")
@@ -177,22 +189,28 @@ func TestFailedSessionWriteIsUndone(t *testing.T) {
 		{"reply lost", true, timeoutErr{}, ErrOutcomeUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := realEnv(t)
-			s := e.store(t, Config{})
-			mustCreate(t, s, newSess("alice"))
-			before := readState(t, e.rdb, s, "alice")
-			h := &failHook{sha: s.scripts.create.Hash(), runIt: tc.runIt, failErr: tc.err}
-			e.rdb.(*redis.Client).AddHook(h)
-			_, _, err := s.Create(ctxT(t), newSess("alice"))
-			if !errors.Is(err, tc.wantOutcome) || !errors.Is(err, ErrBackend) || h.calls != 1 {
-				t.Fatalf("Create = %v (script calls %d), want %v", err, h.calls, tc.wantOutcome)
-			}
-			if err := s.Drain(ctxT(t)); err != nil {
-				t.Fatal(err)
-			}
-			if after := readState(t, e.rdb, s, "alice"); after.String() != before.String() {
-				t.Fatalf("failed create left data: before %s, after %s", before, after)
-			}
+			forEachWriteFormat(t, func(t *testing.T, wf int) {
+				e := realEnv(t)
+				s := e.store(t, Config{WriteFormat: wf})
+				mustCreate(t, s, newSess("alice"))
+				before := readState(t, e.rdb, s, "alice")
+				create := s.scripts.create
+				if wf == 1 {
+					create = s.scripts.createV1
+				}
+				h := &failHook{sha: create.Hash(), runIt: tc.runIt, failErr: tc.err}
+				e.rdb.(*redis.Client).AddHook(h)
+				_, _, err := s.Create(ctxT(t), newSess("alice"))
+				if !errors.Is(err, tc.wantOutcome) || !errors.Is(err, ErrBackend) || h.calls != 1 {
+					t.Fatalf("Create = %v (script calls %d), want %v", err, h.calls, tc.wantOutcome)
+				}
+				if err := s.Drain(ctxT(t)); err != nil {
+					t.Fatal(err)
+				}
+				if after := readState(t, e.rdb, s, "alice"); after.String() != before.String() {
+					t.Fatalf("failed create left data: before %s, after %s", before, after)
+				}
+			})
 		})
 	}
 }
@@ -324,8 +342,12 @@ func (h clockJumpHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // A write reaching Redis after its fence is refused and writes nothing
 // (miniredis's clock is moved past the fence; no timing involved).
 func TestWriteAfterItsFenceIsRefused(t *testing.T) {
+	forEachWriteFormat(t, testWriteAfterItsFenceIsRefused)
+}
+
+func testWriteAfterItsFenceIsRefused(t *testing.T, wf int) {
 	e := miniEnv(t)
-	s := e.store(t, Config{IdleTimeout: 1000 * time.Hour, AbsoluteTimeout: 1000 * time.Hour})
+	s := e.store(t, Config{IdleTimeout: 1000 * time.Hour, AbsoluteTimeout: 1000 * time.Hour, WriteFormat: wf})
 	id := mustCreate(t, s, newSess("u"))
 	e.rdb.(*redis.Client).AddHook(clockJumpHook{e})
 	before := len(e.mini.Keys())
@@ -378,14 +400,14 @@ func TestCreateScriptIsIdempotent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		s := e.store(t, Config{})
 		key := s.sessPrefix + "retry"
-		args := []any{"0", e.clock.Now().Add(time.Hour).UnixMilli(), e.clock.Now().Add(2 * time.Hour).UnixMilli(), e.clock.Now().UnixMilli(), "rec", "{}"}
+		args := []any{"0", e.clock.Now().Add(time.Hour).UnixMilli(), "value"}
 		for i := 0; i < 2; i++ {
 			if n, err := s.scripts.create.Run(ctxT(t), e.rdb, []string{key}, args...).Int64(); err != nil || n != 1 {
 				t.Fatalf("run %d = %d, %v; want 1", i, n, err)
 			}
 		}
 		other := append([]any{}, args...)
-		other[4] = "another record"
+		other[2] = "another value"
 		if n, _ := s.scripts.create.Run(ctxT(t), e.rdb, []string{key}, other...).Int64(); n != 0 {
 			t.Fatalf("another session's write over an existing key = %d, want 0 (never overwritten)", n)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/httpapi"
+	"github.com/sessionbench/sessionbench/reference/session"
 )
 
 // envPrefix prefixes the environment equivalent of every flag:
@@ -39,6 +40,7 @@ type redisConfig struct {
 	MaxSessions     int
 	MaxDataBytes    int
 	SealingKeysFile string
+	WriteFormat     int
 	LogLevel        string
 }
 
@@ -58,6 +60,9 @@ type serveConfig struct {
 	telemetryConfig
 	Listen             string
 	ReadyFile          string
+	InternalListen     string
+	InternalTokenFile  string
+	InternalClientCA   string
 	AllowEvictingRedis bool
 	CORSOrigins        stringList
 	PublicOrigin       string
@@ -149,6 +154,7 @@ func registerRedisFlags(fs *flag.FlagSet, c *redisConfig) {
 	fs.IntVar(&c.MaxSessions, "max-sessions-per-user", 10, "live sessions per user; the oldest are evicted (negative: no cap)")
 	fs.IntVar(&c.MaxDataBytes, "max-data-bytes", 4096, "maximum size of a session's custom JSON data")
 	fs.StringVar(&c.SealingKeysFile, "sealing-keys-file", "", "`file` of sealing keys, lines \"kid:base64key\" (32 bytes), first is primary; or put the keys themselves in "+sealingKeysEnv)
+	fs.IntVar(&c.WriteFormat, "write-record-format", session.DefaultWriteFormat, "record `format` new sessions are written in: 2, or 1 while a sessiond older than format 2 still serves the same Redis (rolling upgrade; see the README). Both are always read")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
@@ -164,6 +170,9 @@ func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	registerAuthFlags(fs, &c.authConfig)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "listen `address` (port 0 picks a free port; see --ready-file)")
 	fs.StringVar(&c.ReadyFile, "ready-file", "", "once listening, atomically write the bound address (host:port) to this `file`")
+	fs.StringVar(&c.InternalListen, "internal-listen", "", "serve the internal API (sealed fields: PUT/GET "+httpapi.InternalSealedPath+") on this loopback or private `address`, for backends only; needs --internal-token-file and/or --internal-client-ca-file. Default: off")
+	fs.StringVar(&c.InternalTokenFile, "internal-token-file", "", "`file` holding the bearer secret (at least 32 bytes) every internal API request must carry: Authorization: Bearer <secret>")
+	fs.StringVar(&c.InternalClientCA, "internal-client-ca-file", "", "PEM `file` of the CA that signs backends' client certificates: the internal listener then requires mTLS (needs --tls-cert/--tls-key)")
 	fs.BoolVar(&c.AllowEvictingRedis, "allow-evicting-redis", false, "run on a Redis whose maxmemory-policy evicts keys (logout everywhere then answers 503 once Redis has evicted keys); default: refuse to start, fail readiness")
 	fs.Var(&c.CORSOrigins, "cors-origin", "`origin` (https://app.example.com) whose pages may call the API from the browser with credentials (CORS); repeatable. Another site needs --cookie-samesite none")
 	fs.StringVar(&c.PublicOrigin, "public-origin", "", "the `origin` browsers use for this API (https://api.example.com); needed with --cors-origin and --cookie-samesite lax or strict, to check the origins are the same site")
@@ -255,6 +264,9 @@ func (c *redisConfig) check() error {
 	if c.MaxSessions == 0 {
 		errs = append(errs, errors.New("--max-sessions-per-user 0 would refuse every session; use a positive cap or -1 for none"))
 	}
+	if c.WriteFormat != 1 && c.WriteFormat != 2 {
+		errs = append(errs, fmt.Errorf("--write-record-format %d must be 1 (while an older sessiond runs on the same Redis) or 2 (default)", c.WriteFormat))
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
@@ -323,7 +335,53 @@ func (c *serveConfig) check() error {
 	if c.MaxHeaderBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--max-header-bytes %d must be positive", c.MaxHeaderBytes))
 	}
+	errs = append(errs, c.checkInternal())
 	return errors.Join(errs...)
+}
+
+// checkInternal validates the internal API's settings: off unless
+// --internal-listen is given; never open (a secret or mTLS); never on an
+// address the public can reach.
+func (c *serveConfig) checkInternal() error {
+	if c.InternalListen == "" {
+		if c.InternalTokenFile != "" || c.InternalClientCA != "" {
+			return errors.New("--internal-token-file and --internal-client-ca-file configure the internal API, which is off: add --internal-listen ADDRESS (loopback or private)")
+		}
+		return nil
+	}
+	var errs []error
+	if err := checkPrivateListen(c.InternalListen); err != nil {
+		errs = append(errs, err)
+	}
+	if c.InternalListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		errs = append(errs, fmt.Errorf("--internal-listen %s is the same address as --listen: the internal API needs its own listener, one browsers cannot reach", c.InternalListen))
+	}
+	if c.InternalTokenFile == "" && c.InternalClientCA == "" {
+		errs = append(errs, errors.New("--internal-listen needs --internal-token-file FILE (a bearer secret of at least 32 bytes, e.g. head -c 32 /dev/urandom | base64 > FILE) and/or --internal-client-ca-file (mTLS): the internal API is never open"))
+	}
+	if c.InternalClientCA != "" && c.TLSCert == "" {
+		errs = append(errs, errors.New("--internal-client-ca-file (mTLS) needs --tls-cert and --tls-key: the internal listener serves TLS with them"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkPrivateListen refuses an internal listen address that is not a
+// loopback or private IP address (RFC 1918, RFC 4193): a wildcard or a
+// public address would put the sealed fields one bearer secret away from
+// the internet.
+func checkPrivateListen(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--internal-listen %q: %w (use host:port, e.g. 127.0.0.1:8081 or 10.0.0.5:8081)", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && (ip.IsLoopback() || ip.IsPrivate()) {
+		return nil
+	}
+	return fmt.Errorf("--internal-listen %q must be a loopback or private IP address (127.0.0.1:8081, 10.0.0.5:8081, [fd00::5]:8081), not a wildcard, hostname or public address: only backends may reach the internal API", listen)
 }
 
 // check validates the revoke settings.

@@ -5,7 +5,7 @@
 // Usage:
 //
 //	sessiond [serve] [flags]   serve the HTTP API (default)
-//	sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+//	sessiond gc [flags]        scan Redis once, prune stale index entries (gone sessions, 60 s grace), print a JSON report
 //	sessiond revoke [flags]    end every session of --uid UID (repeatable) or of every disabled user (--all-disabled)
 //	sessiond version           print the version (also --version)
 //
@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // usageText lists the commands; every -h output starts with it.
 const usageText = `usage:
   sessiond [serve] [flags]   serve the HTTP API (default command)
-  sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+  sessiond gc [flags]        scan Redis once, prune stale index entries (gone sessions, 60 s grace), print a JSON report
   sessiond revoke [flags]    end every session of users: --uid UID (repeatable), --all-disabled
   sessiond version           print the version (also: sessiond --version)
   sessiond help              print this text
@@ -127,22 +127,24 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 		return usageExit(stderr, fmt.Errorf("--interval %s must be >= 0", c.Interval))
 	}
 	log := newLogger(stderr, c.LogLevel, "")
-	rdb, err := newRedis(&c.redisConfig)
+	routeRedisLog(log)
+	dials := &dialWatch{}
+	rdb, err := newRedis(&c.redisConfig, dials)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
 	defer rdb.Close()
-	st, err := newStore(&c.redisConfig, rdb, getenv, log)
+	st, _, err := newStore(&c.redisConfig, rdb, getenv)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
 	for {
 		rep, err := st.GC(ctx)
 		if reason := redisConfigError(err); reason != "" {
-			return usageExit(stderr, fmt.Errorf("redis %s: %s", redactURL(c.URL), reason))
+			return usageExit(stderr, fmt.Errorf("redis %s: %s", redisTarget(&c.redisConfig), reason))
 		}
 		if err != nil {
-			log.Error("gc failed", "err", err)
+			log.Error("gc failed", "redis", redisTarget(&c.redisConfig), "err", dials.explain(err))
 			if c.Interval == 0 {
 				return exitFailure
 			}

@@ -226,8 +226,11 @@ func startServer(t *testing.T, redisURL string, extra ...string) *server {
 	ready := filepath.Join(t.TempDir(), "addr")
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}, key: key}
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--ready-file", ready, "--redis-url", redisURL,
-		"--auth", "local", "--auth-public-key", pub, "--firebase-project", testProject, "--shutdown-delay", "0"}, extra...)
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--ready-file", ready}
+	if redisURL != "" { // "": the flag's default (or what extra says)
+		args = append(args, "--redis-url", redisURL)
+	}
+	args = append(append(args, "--auth", "local", "--auth-public-key", pub, "--firebase-project", testProject, "--shutdown-delay", "0"), extra...)
 	go func() { s.done <- run(ctx, args, envMap(), io.Discard, s.stderr) }()
 	t.Cleanup(func() {
 		cancel()
@@ -245,6 +248,7 @@ func startServer(t *testing.T, redisURL string, extra ...string) *server {
 		}
 		select {
 		case code := <-s.done:
+			s.done <- code // for the cleanup
 			t.Fatalf("sessiond exited %d before listening: %s", code, s.stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}

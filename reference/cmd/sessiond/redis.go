@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -16,8 +22,9 @@ import (
 // newRedis builds the Redis client from the flags: a single client from
 // --redis-url, or a cluster client when --redis-cluster is set. Every
 // client respects context deadlines (ContextTimeoutEnabled), which is what
-// turns a slow Redis into a 503 within --request-timeout.
-func newRedis(c *redisConfig) (redis.UniversalClient, error) {
+// turns a slow Redis into a 503 within --request-timeout. dials, if not
+// nil, records every node's failed connection attempts (see dialWatch).
+func newRedis(c *redisConfig, dials *dialWatch) (redis.UniversalClient, error) {
 	password, hasPassword := "", false
 	if c.PasswordFile != "" {
 		p, err := readSecretFile("redis-password-file", c.PasswordFile)
@@ -64,7 +71,11 @@ func newRedis(c *redisConfig) (redis.UniversalClient, error) {
 		if err := common(opt.TLSConfig, &opt.Password, &opt.ContextTimeoutEnabled, &opt.PoolSize); err != nil {
 			return nil, err
 		}
-		return redis.NewClient(opt), nil
+		rdb := redis.NewClient(opt)
+		if dials != nil {
+			rdb.AddHook(dials)
+		}
+		return rdb, nil
 	}
 
 	opt, err := redis.ParseClusterURL(c.URL)
@@ -88,18 +99,131 @@ func newRedis(c *redisConfig) (redis.UniversalClient, error) {
 	if err := common(opt.TLSConfig, &opt.Password, &opt.ContextTimeoutEnabled, &opt.PoolSize); err != nil {
 		return nil, err
 	}
+	if dials != nil {
+		// Cluster nodes are clients of their own; the hook goes on each.
+		opt.NewClient = func(o *redis.Options) *redis.Client {
+			nc := redis.NewClient(o)
+			nc.AddHook(dials)
+			return nc
+		}
+	}
 	return redis.NewClusterClient(opt), nil
+}
+
+// dialWatch remembers the last failed connection attempt to Redis, so
+// an error that says only "context deadline exceeded" (go-redis retries
+// a refused dial until the request's deadline) can name the cause:
+// connection refused, no such host, a TLS failure. A successful dial
+// clears it. It is a go-redis hook.
+type dialWatch struct {
+	last atomic.Pointer[dialFailure]
+}
+
+type dialFailure struct {
+	addr string
+	err  error
+}
+
+// DialHook implements redis.Hook.
+func (w *dialWatch) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		switch {
+		case err == nil:
+			w.last.Store(nil)
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			// The deadline is not a cause; keep the one before it.
+		default:
+			w.last.Store(&dialFailure{addr: addr, err: err})
+		}
+		return conn, err
+	}
+}
+
+// ProcessHook implements redis.Hook.
+func (w *dialWatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+// ProcessPipelineHook implements redis.Hook.
+func (w *dialWatch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// explain adds the last dial failure to err when err does not already
+// name it. A nil watch or a nil err change nothing.
+func (w *dialWatch) explain(err error) error {
+	if w == nil || err == nil {
+		return err
+	}
+	f := w.last.Load()
+	if f == nil || strings.Contains(err.Error(), f.err.Error()) {
+		return err
+	}
+	return fmt.Errorf("%w (cause: connecting to %s failed: %v)", err, f.addr, f.err)
+}
+
+// redisTarget describes the Redis a command uses, for logs and errors:
+// the cluster seeds when --redis-cluster names them (--redis-url then
+// only lends its scheme and credentials, and its host is not used),
+// else the URL without its password.
+func redisTarget(c *redisConfig) string {
+	switch c.Cluster {
+	case "":
+		return redactURL(c.URL)
+	case "url":
+		return "cluster " + redactURL(c.URL)
+	}
+	seeds := strings.Join(strings.Fields(strings.ReplaceAll(c.Cluster, ",", " ")), ",")
+	if strings.HasPrefix(c.URL, "rediss://") {
+		return "cluster seeds " + seeds + " (TLS)"
+	}
+	return "cluster seeds " + seeds
+}
+
+// redisLogEvery is how often go-redis's own log lines (failed dials,
+// pool trouble) may repeat: during an outage it writes one per attempt.
+const redisLogEvery = 10 * time.Second
+
+// redisLogger routes go-redis's internal log lines through slog as
+// warnings, at most one per redisLogEvery, with the count held back.
+type redisLogger struct {
+	log        *slog.Logger
+	mu         sync.Mutex
+	next       time.Time
+	suppressed int
+}
+
+// Printf implements go-redis's internal logging interface.
+func (l *redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	now := time.Now()
+	l.mu.Lock()
+	if now.Before(l.next) {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.next = now.Add(redisLogEvery)
+	n := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	msg := strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: ")
+	l.log.WarnContext(ctx, "redis client: "+msg, "suppressed", n)
+}
+
+// routeRedisLog sends go-redis's log lines to log. go-redis has one
+// logger per process (redis.SetLogger); each sessiond command sets it
+// once, before it makes a client.
+func routeRedisLog(log *slog.Logger) {
+	redis.SetLogger(&redisLogger{log: log})
 }
 
 // newStore builds the session store on rdb from the flags and the sealing
 // keys (SESSIOND_SEALING_KEYS wins over --sealing-keys-file).
-func newStore(c *redisConfig, rdb redis.UniversalClient, getenv func(string) string, log *slog.Logger) (*session.Store, error) {
+// It returns the sealer too (nil without keys), so serve can say what
+// the keys protect.
+func newStore(c *redisConfig, rdb redis.UniversalClient, getenv func(string) string) (*session.Store, *session.Sealer, error) {
 	sealer, err := session.LoadSealerKeys(getenv(sealingKeysEnv), c.SealingKeysFile)
 	if err != nil {
-		return nil, fmt.Errorf("sealing keys (%s or --sealing-keys-file): %w", sealingKeysEnv, err)
-	}
-	if sealer != nil {
-		log.Info("sealing keys loaded", "primary_kid", sealer.PrimaryKID())
+		return nil, nil, fmt.Errorf("sealing keys (%s or --sealing-keys-file): %w", sealingKeysEnv, err)
 	}
 	st, err := session.New(rdb, session.Config{
 		IdleTimeout:        c.IdleTimeout,
@@ -109,11 +233,12 @@ func newStore(c *redisConfig, rdb redis.UniversalClient, getenv func(string) str
 		MaxDataBytes:       c.MaxDataBytes,
 		KeyPrefix:          c.KeyPrefix,
 		Sealer:             sealer,
+		WriteFormat:        c.WriteFormat,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("session store: %w", err)
+		return nil, nil, fmt.Errorf("session store: %w", err)
 	}
-	return st, nil
+	return st, sealer, nil
 }
 
 // redisConfigError returns why err means the Redis settings are wrong

@@ -15,7 +15,7 @@ func TestRedisPasswordFileOverridesURL(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := newRedis(&redisConfig{URL: "redis://:old@127.0.0.1:6379/3", PasswordFile: pw, PoolSize: 7})
+	rdb, err := newRedis(&redisConfig{URL: "redis://:old@127.0.0.1:6379/3", PasswordFile: pw, PoolSize: 7}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,14 +31,14 @@ func TestRedisCAFileNeedsTLSURL(t *testing.T) {
 	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := newRedis(&redisConfig{URL: "redis://127.0.0.1:6379/0", CAFile: ca})
+	_, err := newRedis(&redisConfig{URL: "redis://127.0.0.1:6379/0", CAFile: ca}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--redis-ca-file") {
 		t.Fatalf("err = %v, want one naming --redis-ca-file", err)
 	}
 }
 
 func TestRedisClusterSeeds(t *testing.T) {
-	rdb, err := newRedis(&redisConfig{URL: "redis://:pw@127.0.0.1:7000", Cluster: "127.0.0.1:7001, 127.0.0.1:7002"})
+	rdb, err := newRedis(&redisConfig{URL: "redis://:pw@127.0.0.1:7000", Cluster: "127.0.0.1:7001, 127.0.0.1:7002"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

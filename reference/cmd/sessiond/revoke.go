@@ -56,12 +56,14 @@ func runRevoke(ctx context.Context, args []string, getenv func(string) string, s
 			return usageExit(stderr, fmt.Errorf("--all-disabled: %w", err))
 		}
 	}
-	rdb, err := newRedis(&c.redisConfig)
+	routeRedisLog(log)
+	dials := &dialWatch{}
+	rdb, err := newRedis(&c.redisConfig, dials)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
 	defer rdb.Close()
-	st, err := newStore(&c.redisConfig, rdb, getenv, log)
+	st, _, err := newStore(&c.redisConfig, rdb, getenv)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
@@ -72,7 +74,7 @@ func runRevoke(ctx context.Context, args []string, getenv func(string) string, s
 		n, err := st.DestroyAll(rctx, uid)
 		cancel()
 		if reason := redisConfigError(err); reason != "" {
-			return fmt.Errorf("redis %s: %s", redactURL(c.URL), reason)
+			return fmt.Errorf("redis %s: %s", redisTarget(&c.redisConfig), reason)
 		}
 		res := revokeResult{UID: uid, Destroyed: n}
 		if n > 0 { // the audit event (see httpapi's audit.go): one for the user's batch
@@ -80,7 +82,7 @@ func runRevoke(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		if err != nil {
 			failed = true
-			res.Error = err.Error()
+			res.Error = dials.explain(err).Error()
 			if errors.Is(err, session.ErrLogoutUnconfirmed) {
 				res.Error = "sessions may remain: Redis has evicted keys recently (run it with maxmemory-policy noeviction)"
 			}

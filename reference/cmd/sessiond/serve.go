@@ -53,7 +53,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return exitFailure
 	}
-	rdb, err := newRedis(&c.redisConfig)
+	routeRedisLog(log)
+	dials := &dialWatch{}
+	rdb, err := newRedis(&c.redisConfig, dials)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
@@ -62,11 +64,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			log.Warn("closing redis client", "err", err)
 		}
 	}()
-	st, err := newStore(&c.redisConfig, rdb, getenv, log)
+	st, sealer, err := newStore(&c.redisConfig, rdb, getenv)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
-	obs, err := startObservability(ctx, &c, getenv, rdb, log)
+	logSealing(log, sealer, c.InternalListen)
+	obs, err := startObservability(ctx, &c, getenv, rdb, dials, log)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
@@ -115,6 +118,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageExit(stderr, cliError(err))
 	}
+	isrv, err := newInternalServer(&c, api, st, log)
+	if err != nil {
+		return usageExit(stderr, err)
+	}
 	if c.RecheckUser > 0 {
 		log.Info("--recheck-user: a live session's user is checked with Firebase at most once per interval per user (fails closed); creates check revocation",
 			"interval", c.RecheckUser.String())
@@ -136,9 +143,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	switch {
 	case err != nil:
 		if reason := redisConfigError(err); reason != "" {
-			return usageExit(stderr, fmt.Errorf("redis %s: %s", redactURL(c.URL), reason))
+			return usageExit(stderr, fmt.Errorf("redis %s: %s", redisTarget(&c.redisConfig), reason))
 		}
-		log.Warn("redis not reachable yet; /readyz answers 503 until it is (and checks maxmemory-policy then)", "redis", redactURL(c.URL), "err", err)
+		log.Warn("redis not reachable yet; /readyz answers 503 until it is (and checks maxmemory-policy then)", "redis", redisTarget(&c.redisConfig), "err", dials.explain(err))
 	case backend.Evicting() && !c.AllowEvictingRedis:
 		return usageExit(stderr, evictingError(backend.MaxmemoryPolicy))
 	case backend.Evicting():
@@ -147,7 +154,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			"policy", backend.MaxmemoryPolicy)
 	case backend.MaxmemoryPolicy == "":
 		log.Warn("Redis does not report maxmemory_policy (INFO memory); cannot verify noeviction. Fine for an in-process test Redis (miniredis never evicts); a production Redis reports it",
-			"redis", redactURL(c.URL))
+			"redis", redisTarget(&c.redisConfig))
 	}
 
 	ln, err := net.Listen("tcp", c.Listen)
@@ -156,6 +163,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return exitFailure
 	}
 	addr := ln.Addr().String()
+	var iln net.Listener
+	if isrv != nil {
+		if iln, err = net.Listen("tcp", c.InternalListen); err != nil {
+			ln.Close()
+			log.Error("cannot listen for the internal API", "internal_listen", c.InternalListen, "err", err)
+			return exitFailure
+		}
+	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -165,7 +180,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    c.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() {
 		if c.TLSCert != "" {
 			serveErr <- srv.ServeTLS(ln, c.TLSCert, c.TLSKey)
@@ -173,7 +188,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			serveErr <- srv.Serve(ln)
 		}
 	}()
-	log.Info("listening", "addr", addr, "auth", verifier.Mode(), "tls", c.TLSCert != "", "redis", redactURL(c.URL), "version", version)
+	if isrv != nil {
+		go func() {
+			var err error
+			if isrv.TLSConfig != nil || c.TLSCert != "" {
+				err = isrv.ServeTLS(iln, c.TLSCert, c.TLSKey)
+			} else {
+				err = isrv.Serve(iln)
+			}
+			serveErr <- fmt.Errorf("internal API: %w", err)
+		}()
+		log.Info("internal API listening (sealed fields; backends only)", "addr", iln.Addr().String(),
+			"bearer_token", c.InternalTokenFile != "", "mtls", c.InternalClientCA != "", "tls", c.TLSCert != "")
+	}
+	log.Info("listening", "addr", addr, "auth", verifier.Mode(), "tls", c.TLSCert != "", "redis", redisTarget(&c.redisConfig),
+		"write_record_format", c.WriteFormat, "version", version)
+	if c.WriteFormat == 1 {
+		log.Warn("--write-record-format 1: new sessions are written in the format older sessiond reads, for a rolling upgrade; once no older instance runs, restart every instance with --write-record-format 2 (smaller records, user agents bound on the whole header)")
+	}
 	if c.ReadyFile != "" {
 		if err := writeFileAtomic(c.ReadyFile, []byte(addr)); err != nil {
 			log.Error("writing --ready-file", "err", err)
@@ -185,6 +217,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	select {
 	case err := <-serveErr:
 		log.Error("server failed", "err", err)
+		_ = srv.Close()
+		if isrv != nil {
+			_ = isrv.Close()
+		}
 		return exitFailure
 	case <-ctx.Done():
 	}
@@ -196,14 +232,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer scancel()
+	if isrv != nil {
+		if err := isrv.Shutdown(sctx); err != nil {
+			log.Error("internal API: graceful shutdown incomplete; closing remaining connections", "err", err)
+			_ = isrv.Close()
+		}
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("graceful shutdown incomplete; closing remaining connections", "err", err)
 		_ = srv.Close()
 		return exitFailure
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("server failed", "err", err)
-		return exitFailure
+	servers := 1
+	if isrv != nil {
+		servers = 2
+	}
+	for range servers {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("server failed", "err", err)
+			return exitFailure
+		}
 	}
 	// Failed creates clean up in the background; let them finish (a
 	// leftover would only be a stale index entry, pruned later).

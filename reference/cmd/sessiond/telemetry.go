@@ -78,7 +78,7 @@ type observability struct {
 // startObservability sets up tracing (and traces rdb) when asked, and
 // starts the INFO poller on rdb, registered in a new registry for the
 // API. Errors are configuration errors. The caller must call stop.
-func startObservability(ctx context.Context, c *serveConfig, getenv func(string) string, rdb redis.UniversalClient, log *slog.Logger) (*observability, error) {
+func startObservability(ctx context.Context, c *serveConfig, getenv func(string) string, rdb redis.UniversalClient, dials *dialWatch, log *slog.Logger) (*observability, error) {
 	o := &observability{registry: httpapi.NewRegistry(), log: log}
 	tr, desc, err := telemetry.Setup(ctx, telemetry.Config{
 		Endpoint:       c.OTelEndpoint,
@@ -105,7 +105,7 @@ func startObservability(ctx context.Context, c *serveConfig, getenv func(string)
 		}
 	}
 	if c.RedisInfoInterval > 0 {
-		p := redisinfo.New(rdb, redisinfo.Options{Interval: c.RedisInfoInterval, Timeout: c.RequestTimeout, Logger: log})
+		p := redisinfo.New(rdb, redisinfo.Options{Interval: c.RedisInfoInterval, Timeout: c.RequestTimeout, Logger: log, Explain: dials.explain})
 		if err := o.registry.Register(p); err != nil {
 			o.stop()
 			return nil, fmt.Errorf("registering the Redis INFO gauges: %w", err)
