@@ -97,6 +97,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return tokensCmd(ctx, args[1:], stdout, stderr)
 	case "keygen":
 		return keygenCmd(args[1:], stdout, stderr)
+	case "null-target":
+		return nullTargetCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "loadgen %s\n", version)
 		return exitOK
