@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 SCENARIO ?= scenarios/smoke.yaml
 BENCH_ARGS ?=
 
-.PHONY: all build test test-stress vet fmt bench fuzz clean
+.PHONY: all build test test-stress vet fmt bench gate fuzz clean
 
 all: build
 
@@ -49,6 +49,12 @@ test-stress: vet
 # install, no emulator), then the summary and where the results are.
 bench: build
 	./$(BIN)/loadgen run $(SCENARIO) $(BENCH_ARGS)
+
+# The CI gate: is this tree's sessiond slower than BASE's? Builds both and
+# compares them on this machine (duet runs by default; GATE_MODE=rmit for
+# interleaved trials). See scripts/gate for the settings.
+gate:
+	@BASE=$(BASE) scripts/gate
 
 # Short fuzzing of every parser (FUZZTIME per target).
 FUZZTIME ?= 20s

@@ -91,6 +91,9 @@ type h1Request struct {
 	// cookieName=cookieValue is sent as the Cookie header when
 	// cookieValue is set.
 	cookieName, cookieValue string
+	// trace, when traced, is sent as the W3C Traceparent header.
+	trace  Trace
+	traced bool
 	// body is sent, in parts, as application/json when any part is set.
 	body [3][]byte
 	// idempotent requests are retried once on a stale connection.
@@ -113,6 +116,11 @@ func (r *h1Request) appendTo(b []byte) []byte {
 		b = append(b, r.cookieName...)
 		b = append(b, '=')
 		b = append(b, r.cookieValue...)
+		b = append(b, "\r\n"...)
+	}
+	if r.traced {
+		b = append(b, "Traceparent: "...)
+		b = r.trace.AppendTraceParent(b)
 		b = append(b, "\r\n"...)
 	}
 	n := len(r.body[0]) + len(r.body[1]) + len(r.body[2])

@@ -51,6 +51,7 @@ type HTTPConfig struct {
 // HTTP is the driver for any server speaking the sessiond HTTP API:
 // POST /v1/sessions (Bearer token, {"data":…}) → 201 + Set-Cookie,
 // GET /v1/sessions/current → 200 or 401, DELETE /v1/sessions/current → 204.
+// Each request carries the W3C traceparent the context holds (WithTrace).
 // It keeps no cookie jar: the cookie value is the Session's Credential and
 // is sent back as "Cookie: name=value".
 //
@@ -155,6 +156,7 @@ func (d *HTTP) Create(ctx context.Context, idToken string, data json.RawMessage)
 		return Session{}, Result{Class: Other, Err: errors.New("create: build request: the ID token holds a control character")}
 	}
 	req := h1Request{head: d.createHead, bearer: idToken, body: [3][]byte{bodyOpen, data, bodyClose}, wantCookies: true}
+	req.trace, req.traced = TraceFrom(ctx)
 	res, err := d.client.do(ctx, d.timeout, &req)
 	if err != nil {
 		return Session{}, classifyErr("create", err)
@@ -189,6 +191,7 @@ func (d *HTTP) current(ctx context.Context, head []byte, op string, s Session) R
 		return Result{Class: Other, Err: fmt.Errorf("%s: build request: the credential holds a control character", op)}
 	}
 	req := h1Request{head: head, cookieName: d.CookieName(), cookieValue: s.Credential, idempotent: true}
+	req.trace, req.traced = TraceFrom(ctx)
 	res, err := d.client.do(ctx, d.timeout, &req)
 	if err != nil {
 		return classifyErr(op, err)

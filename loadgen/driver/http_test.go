@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -305,5 +306,45 @@ func TestNewHTTPRejectsBadBaseURL(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "BaseURL") {
 			t.Errorf("BaseURL %q: error %q does not name the field", u, err)
 		}
+	}
+}
+
+// TestHTTPSendsTraceparent: an operation's trace reaches the server as
+// a W3C traceparent header, sampled or not as the engine said; without
+// a trace, no header.
+func TestHTTPSendsTraceparent(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Traceparent"))
+		mu.Unlock()
+		if r.Method == http.MethodPost {
+			http.SetCookie(w, &http.Cookie{Name: driver.DefaultCookieName, Value: "v"})
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	defer srv.Close()
+	d, err := driver.NewHTTP(driver.HTTPConfig{BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	tr := driver.Trace{ID: driver.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}, SpanID: [8]byte{0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}, Sampled: true}
+	ctx := driver.WithTrace(context.Background(), tr)
+	d.Create(ctx, "tok", nil)
+	unsampled := tr
+	unsampled.Sampled = false
+	d.Validate(driver.WithTrace(context.Background(), unsampled), driver.Session{Credential: "v"})
+	d.Destroy(context.Background(), driver.Session{Credential: "v"})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+		"",
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("traceparent headers %q, want %q", seen, want)
 	}
 }

@@ -88,6 +88,19 @@ type Config struct {
 	Observers []Observer
 	// ObserveEvery: default DefaultObserveEvery.
 	ObserveEvery time.Duration
+	// Trace gives every operation a W3C trace (driver.WithTrace): the
+	// server continues it, sampled for measured operations, and the
+	// slowest operations' trace IDs are in the report.
+	Trace bool
+	// Slowest is how many of the slowest operations of each kind are
+	// kept with their trace IDs. Default recorder.DefaultSlowest;
+	// negative keeps none.
+	Slowest int
+	// StartAt, when set, is called once after prefill and returns the
+	// start of the timeline, which the engine waits for: two engines of a
+	// duet agree on one start so that each operation is intended at the
+	// same moment against both servers. Default: right after prefill.
+	StartAt func() time.Time
 }
 
 // Phases reported in Progress.Phase.

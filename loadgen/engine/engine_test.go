@@ -454,3 +454,71 @@ func TestObserversSeePhasesAndCounts(t *testing.T) {
 		t.Errorf("last observation: %d live, report %d", last.Live, rep.SessionsLiveEnd)
 	}
 }
+
+// tracingDriver records the trace of every call.
+type tracingDriver struct {
+	*fakeDriver
+	mu     sync.Mutex
+	traces map[driver.TraceID]bool // id → sampled
+	calls  int
+}
+
+func (d *tracingDriver) see(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	if t, ok := driver.TraceFrom(ctx); ok {
+		d.traces[t.ID] = t.Sampled
+	}
+}
+
+func (d *tracingDriver) Create(ctx context.Context, tok string, data json.RawMessage) (driver.Session, driver.Result) {
+	d.see(ctx)
+	return d.fakeDriver.Create(ctx, tok, data)
+}
+func (d *tracingDriver) Validate(ctx context.Context, s driver.Session) driver.Result {
+	d.see(ctx)
+	return d.fakeDriver.Validate(ctx, s)
+}
+func (d *tracingDriver) Destroy(ctx context.Context, s driver.Session) driver.Result {
+	d.see(ctx)
+	return d.fakeDriver.Destroy(ctx, s)
+}
+
+// TestEveryOperationHasItsOwnTrace: with Trace on, each scheduled
+// operation (not prefill) carries a distinct trace, sampled exactly for
+// the measured phase, and the report's slowest operations are traces the
+// server saw.
+func TestEveryOperationHasItsOwnTrace(t *testing.T) {
+	s := sc(400, 500*time.Millisecond)
+	s.Warmup = 250 * time.Millisecond
+	d := &tracingDriver{fakeDriver: newFake(), traces: map[driver.TraceID]bool{}}
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: d, Tokens: fakeTokens{100}, Seed: 10, Trace: true, Slowest: 3, CPUSaturation: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	scheduled := d.calls - rep.Prefilled
+	sampled := 0
+	for _, s := range d.traces {
+		if s {
+			sampled++
+		}
+	}
+	count, _ := rep.Stats.Totals()
+	if len(d.traces) != scheduled || uint64(sampled) != count || rep.ScheduledOps != count {
+		t.Errorf("%d traces for %d scheduled operations; %d sampled for %d measured (%d scheduled in the measured phase)",
+			len(d.traces), scheduled, sampled, count, rep.ScheduledOps)
+	}
+	for _, st := range rep.Stats.Ops {
+		if st.Count >= 3 && len(st.Slowest) != 3 {
+			t.Errorf("%v: %d slowest kept, want 3", st.Op, len(st.Slowest))
+		}
+		for _, sl := range st.Slowest {
+			if sampled, ok := d.traces[sl.Trace]; !ok || !sampled {
+				t.Errorf("%v: slowest trace %v was not sent sampled", st.Op, sl.Trace)
+			}
+		}
+	}
+}

@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelOps()
 	r := &run{
-		cfg: cfg, sc: sc, rec: recorder.New(), pool: pool.New(), opCtx: opCtx,
+		cfg: cfg, sc: sc, rec: newRecorder(cfg.Slowest), pool: pool.New(), opCtx: opCtx,
 		warm: sc.Warmup, skipped: map[string]uint64{},
 		data: sessionData(sc.Session.DataBytes),
 		jobs: make(chan job),
@@ -160,6 +160,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	r.t0 = time.Now()
+	if cfg.StartAt != nil {
+		// A duet: the partner engine agrees on the same start, so every
+		// operation is intended at the same moment on both.
+		r.t0 = cfg.StartAt()
+		if d := time.Until(r.t0); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+	}
 	rep.StartedAt = r.t0.Add(sc.Warmup)
 	tickDone := make(chan struct{})
 	tickStop := make(chan struct{})
@@ -228,6 +239,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.SessionsLiveEnd = r.pool.Len()
 	rep.RSSEnd, rep.RSSMax = readRSS()
 	return rep, nil
+}
+
+// newRecorder keeps the configured number of slowest operations.
+func newRecorder(slowest int) *recorder.Recorder {
+	rec := recorder.New()
+	switch {
+	case slowest < 0:
+		rec.KeepSlowest(0)
+	case slowest > 0:
+		rec.KeepSlowest(slowest)
+	}
+	return rec
 }
 
 // sessionData is the custom data sent with each create: a JSON object
@@ -301,6 +324,7 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		pk = pool.NewUniform(r.cfg.Seed + 1)
 	}
 	mixTotal := sc.Mix.Create + sc.Mix.Validate + sc.Mix.Destroy
+	traceRng := mrand.New(mrand.NewPCG(r.cfg.Seed^0x74726163, r.cfg.Seed))
 	sl := newSleeper()
 	defer sl.close()
 	maxLag := r.cfg.MaxLag
@@ -399,11 +423,25 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 		r.inflight.Add(1)
 		r.wg.Add(1)
 		j := job{op: op, e: e, user: user, off: off}
+		if r.cfg.Trace {
+			// Its own generator: the seed's operation picks do not
+			// depend on whether traces are on.
+			putID(j.trace.ID[:], traceRng)
+			putID(j.trace.SpanID[:], traceRng)
+			j.trace.Sampled = off >= r.warm
+		}
 		select {
 		case r.jobs <- j: // an idle worker takes it
 		default:
 			go r.worker(j) // none idle: a new one, so workers never cap the rate
 		}
+	}
+}
+
+// putID fills b with random bytes (a trace or span ID, never all zero).
+func putID(b []byte, rng *mrand.Rand) {
+	for i := 0; i < len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rng.Uint64()|1)
 	}
 }
 
@@ -438,10 +476,11 @@ func corrupt(tok string) string {
 // do performs one operation intended at off and records it.
 // job is one dispatched operation.
 type job struct {
-	op   recorder.Op
-	e    pool.Entry
-	user int
-	off  time.Duration
+	op    recorder.Op
+	e     pool.Entry
+	user  int
+	off   time.Duration
+	trace driver.Trace
 }
 
 // worker performs j, then keeps taking jobs until r.jobs closes. Reusing
@@ -450,7 +489,7 @@ type job struct {
 // 6000/s when every operation had its own goroutine).
 func (r *run) worker(j job) {
 	for {
-		r.do(j.op, j.e, j.user, j.off)
+		r.do(j)
 		var ok bool
 		if j, ok = <-r.jobs; !ok {
 			return
@@ -458,12 +497,17 @@ func (r *run) worker(j job) {
 	}
 }
 
-func (r *run) do(op recorder.Op, e pool.Entry, user int, off time.Duration) {
+func (r *run) do(j job) {
+	op, e, user, off := j.op, j.e, j.user, j.off
 	defer r.wg.Done()
 	defer r.inflight.Add(-1)
 	ctx, cancel := context.WithTimeout(r.opCtx, r.cfg.OpTimeout)
 	defer cancel()
 	s := recorder.Sample{Intended: off}
+	if !j.trace.ID.IsZero() {
+		ctx = driver.WithTrace(ctx, j.trace)
+		s.Trace = j.trace.ID
+	}
 	var res driver.Result
 	switch op {
 	case recorder.Create, recorder.BadToken:

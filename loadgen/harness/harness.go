@@ -69,6 +69,12 @@ type Plan struct {
 	Seed uint64
 	// Label names the tier or variant in comparisons.
 	Label string
+	// Slowest is how many of the slowest operations of each kind the
+	// summary lists with their trace IDs (default 10; negative: none).
+	Slowest int
+	// Pair names the pair this run belongs to (a round of interleaved
+	// trials): the gate resamples runs with the same Pair together.
+	Pair string
 	// Version is loadgen's version (summary env, User-Agent).
 	Version string
 	// Sessiond is the binary to start; empty searches.

@@ -14,6 +14,7 @@ import (
 	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/report"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 	"github.com/sessionbench/sessionbench/loadgen/sampler"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
@@ -38,13 +39,27 @@ type run struct {
 	p       Plan
 	closers []func()
 	notes   []string
+
+	// Set by prepare, used by finish.
+	src      tokens.Source
+	env      redisenv.Env
+	target   *sut.SUT
+	smp      *sampler.Sampler
+	hlog     *lazyFile
+	timeline *lazyFile
+	measured bool // results are kept
 }
 
 func (r *run) onClose(f func()) { r.closers = append(r.closers, f) }
 
+// close tears the run down; without measurements it also removes the
+// results directory (no half-filled one is left behind).
 func (r *run) close() {
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		r.closers[i]()
+	}
+	if !r.measured {
+		_ = os.RemoveAll(r.p.Dir)
 	}
 }
 
@@ -52,26 +67,34 @@ func (r *run) close() {
 // partial results (the Outcome's summary says so). An error means nothing
 // was measured: no results directory is left behind, and the error says
 // why (IsConfigError tells a bad plan from a failed start).
-func Run(ctx context.Context, p Plan) (out *Outcome, err error) {
-	if err := p.check(); err != nil {
+func Run(ctx context.Context, p Plan) (*Outcome, error) {
+	r, ecfg, err := prepare(ctx, p)
+	if r != nil {
+		defer r.close()
+	}
+	if err != nil {
 		return nil, err
+	}
+	rep, err := engine.Run(ctx, ecfg)
+	return r.finish(rep, err)
+}
+
+// prepare readies everything a run measures with, up to the engine's
+// configuration. On error the returned run (when not nil) still needs
+// close.
+func prepare(ctx context.Context, p Plan) (*run, engine.Config, error) {
+	if err := p.check(); err != nil {
+		return nil, engine.Config{}, err
 	}
 	if err := prepareDir(p.Dir); err != nil {
-		return nil, err
-	}
-	measured := false
-	defer func() {
-		if !measured {
-			_ = os.RemoveAll(p.Dir) // no half-filled results directory
-		}
-	}()
-	if p.ScenarioFile != nil {
-		if err := os.WriteFile(filepath.Join(p.Dir, ScenarioFile), p.ScenarioFile, 0o644); err != nil {
-			return nil, fmt.Errorf("write %s: %w", ScenarioFile, err)
-		}
+		return nil, engine.Config{}, err
 	}
 	r := &run{p: p}
-	defer r.close()
+	if p.ScenarioFile != nil {
+		if err := os.WriteFile(filepath.Join(p.Dir, ScenarioFile), p.ScenarioFile, 0o644); err != nil {
+			return r, engine.Config{}, fmt.Errorf("write %s: %w", ScenarioFile, err)
+		}
+	}
 	if p.Driver == DriverStore && p.Scenario.Invalid.BadToken > 0 {
 		// The store driver verifies no token: a "bad token" would test
 		// nothing. Say so instead of reporting meaningless rejections.
@@ -80,69 +103,78 @@ func Run(ctx context.Context, p Plan) (out *Outcome, err error) {
 		sc.Invalid.BadToken = 0
 		r.p.Scenario = &sc
 	}
-
-	src, err := r.tokens(ctx)
-	if err != nil {
-		return nil, err
+	var err error
+	if r.src, err = r.tokens(ctx); err != nil {
+		return r, engine.Config{}, err
 	}
-	env, err := r.redis(ctx)
-	if err != nil {
-		return nil, err
+	if r.env, err = r.redis(ctx); err != nil {
+		return r, engine.Config{}, err
 	}
-	target, err := r.sut(ctx, src, env)
-	if err != nil {
-		return nil, err
+	if r.target, err = r.sut(ctx, r.src, r.env); err != nil {
+		return r, engine.Config{}, err
 	}
-	drv, err := r.driver(env, target)
+	drv, err := r.driver(r.env, r.target)
 	if err != nil {
-		return nil, err
+		return r, engine.Config{}, err
 	}
-
-	timeline := &lazyFile{path: filepath.Join(p.Dir, results.TimelineFile)}
-	r.onClose(func() { _ = timeline.Close() })
-	smp := sampler.Start(r.samplerConfig(env, target, timeline))
-	hlog := &lazyFile{path: filepath.Join(p.Dir, results.LatencyLog)}
-	r.onClose(func() { _ = hlog.Close() })
-
+	r.timeline = &lazyFile{path: filepath.Join(p.Dir, results.TimelineFile)}
+	r.onClose(func() { _ = r.timeline.Close() })
+	r.smp = sampler.Start(r.samplerConfig(r.env, r.target, r.timeline))
+	r.hlog = &lazyFile{path: filepath.Join(p.Dir, results.LatencyLog)}
+	r.onClose(func() { _ = r.hlog.Close() })
 	ecfg := engine.Config{
-		Scenario: r.p.Scenario, Driver: drv, Tokens: src, Seed: p.Seed, IntervalLog: hlog,
-		Progress: p.Progress, Observers: append([]engine.Observer{smp}, p.Observers...),
+		Scenario: r.p.Scenario, Driver: drv, Tokens: r.src, Seed: p.Seed, IntervalLog: r.hlog,
+		Progress: p.Progress, Observers: append([]engine.Observer{r.smp}, p.Observers...),
+		Trace: p.Driver == DriverHTTP, Slowest: p.Slowest,
 	}
-	if env != nil && env.Facts().Mode == redisenv.ModeEmbedded {
+	if r.env != nil && r.env.Facts().Mode == redisenv.ModeEmbedded {
 		ecfg.CPUNote = "the embedded Redis runs in loadgen's process and shares its CPU; use --redis local or container for high rates"
 	}
-	rep, runErr := engine.Run(ctx, ecfg)
-	rows, smpErr := smp.Close()
+	return r, ecfg, nil
+}
+
+// finish turns the engine's report into the results directory.
+func (r *run) finish(rep *engine.Report, runErr error) (*Outcome, error) {
+	p := r.p
+	rows, smpErr := r.smp.Close()
 	if runErr != nil {
-		return nil, r.explainStartFailure(runErr, src)
+		return nil, r.explainStartFailure(runErr, r.src)
 	}
-	measured = true
-	if err := hlog.Close(); err != nil {
+	r.measured = true
+	if err := r.hlog.Close(); err != nil {
 		return nil, err
 	}
-	if err := timeline.Close(); err != nil {
+	if err := r.timeline.Close(); err != nil {
 		return nil, err
 	}
 	if smpErr != nil {
 		r.notes = append(r.notes, smpErr.Error())
 	}
-
 	after, cancel := context.WithTimeout(context.Background(), afterRunTimeout)
 	defer cancel()
-	sum := results.New(rep, r.targetFacts(after, env, target, src), results.CollectEnv(p.Version))
-	sum.Label = p.Label
+	sum := results.New(rep, r.targetFacts(after, r.env, r.target, r.src), results.CollectEnv(p.Version))
+	sum.Label, sum.Pair = p.Label, p.Pair
 	sum.Notes = append(sum.Notes, r.notes...)
-	if env != nil && env.Facts().NotRedis != "" {
-		sum.Notes = append(sum.Notes, env.Facts().NotRedis)
+	if r.env != nil && r.env.Facts().NotRedis != "" {
+		sum.Notes = append(sum.Notes, r.env.Facts().NotRedis)
 	}
 	if creates := sum.Ops["create"]; creates.Count > 0 && rep.Stats.Ops[recorder.Create].ErrorsByClass[driver.Rejected]*2 > creates.Count {
-		if hint := r.rejectedHint(src); hint != "" {
+		if hint := r.rejectedHint(r.src); hint != "" {
 			sum.Notes = append(sum.Notes, hint)
 		}
 	}
-	r.memory(after, sum, rows, env)
+	r.memory(after, sum, rows, r.env)
 	if err := sum.Write(p.Dir); err != nil {
 		return nil, err
+	}
+	// report.html and report.md are drawn from the directory just
+	// written, as `loadgen report` would: one renderer, one input.
+	written, err := results.ReadRun(p.Dir)
+	if err == nil {
+		err = report.WriteFiles(written)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	return &Outcome{Dir: p.Dir, Summary: sum, Report: rep}, nil
 }

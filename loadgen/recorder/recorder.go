@@ -83,6 +83,8 @@ type Sample struct {
 	Err driver.Class
 	// Expected is the expected-rejection reason; empty otherwise.
 	Expected string
+	// Trace is the trace the operation was sent with (zero: none).
+	Trace driver.TraceID
 }
 
 // NewHistogram returns an empty histogram with the recorder's bounds.
@@ -124,12 +126,14 @@ type opRec struct {
 	clamped     uint64
 	errByClass  map[driver.Class]uint64
 	expByReason map[string]uint64
+	slowest     slowHeap
 	_           [64]byte // keep neighbouring kinds off this cache line
 }
 
 // Recorder accumulates samples. It is safe for concurrent use.
 type Recorder struct {
-	ops [NumOps]opRec
+	ops     [NumOps]opRec
+	slowest int // how many of the slowest samples each kind keeps
 
 	lagMu       sync.Mutex
 	lag         *hdrhistogram.Histogram // up to the last Tick
@@ -139,7 +143,7 @@ type Recorder struct {
 
 // New returns an empty Recorder.
 func New() *Recorder {
-	r := &Recorder{lag: NewHistogram(), lagInterval: NewHistogram()}
+	r := &Recorder{lag: NewHistogram(), lagInterval: NewHistogram(), slowest: DefaultSlowest}
 	for i := range r.ops {
 		o := &r.ops[i]
 		o.interval = NewHistogram()
@@ -151,6 +155,10 @@ func New() *Recorder {
 	}
 	return r
 }
+
+// KeepSlowest sets how many of the slowest operations of each kind are
+// kept (default DefaultSlowest; 0 keeps none). Call it before recording.
+func (r *Recorder) KeepSlowest(n int) { r.slowest = max(n, 0) }
 
 // toUs converts d to microseconds within the histogram bounds and reports
 // whether it had to be clamped.
@@ -177,6 +185,7 @@ func (r *Recorder) Record(op Op, s Sample) {
 	if cc || uc {
 		o.clamped++
 	}
+	o.slowest.offer(Slow{Latency: s.Done - s.Intended, Intended: s.Intended, Trace: s.Trace}, r.slowest)
 	switch {
 	case s.Err != "":
 		o.errors++
@@ -250,6 +259,9 @@ type OpStats struct {
 	ExpectedByReason map[string]uint64
 	// Corrected and Uncorrected are in microseconds.
 	Corrected, Uncorrected *hdrhistogram.Histogram
+	// Slowest are the slowest operations by corrected latency, slowest
+	// first (at most the Recorder's KeepSlowest).
+	Slowest []Slow
 }
 
 // Snapshot is a consistent-per-kind copy of everything recorded so far.
@@ -273,6 +285,7 @@ func (r *Recorder) Snapshot() Snapshot {
 			Op: Op(i), Count: o.count, Errors: o.errors, ExpectedRejections: o.expected,
 			Clamped: o.clamped, Corrected: c, Uncorrected: u,
 			ErrorsByClass: map[driver.Class]uint64{}, ExpectedByReason: map[string]uint64{},
+			Slowest: o.slowest.sorted(),
 		}
 		for k, v := range o.errByClass {
 			st.ErrorsByClass[k] = v

@@ -2,6 +2,8 @@ package recorder
 
 import (
 	"bytes"
+	mrand "math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -143,6 +145,44 @@ func TestOpNames(t *testing.T) {
 	for _, op := range Ops() {
 		if back, ok := ParseOp(op.String()); !ok || back != op {
 			t.Errorf("ParseOp(%q) = %v %v", op, back, ok)
+		}
+	}
+}
+
+// TestSlowestKeepsTheLargest: the kept slowest are exactly the N largest
+// corrected latencies, slowest first, each with its own trace.
+func TestSlowestKeepsTheLargest(t *testing.T) {
+	r := New()
+	r.KeepSlowest(5)
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	var all []time.Duration
+	for i := 0; i < 2000; i++ {
+		lat := time.Duration(rng.IntN(1_000_000)) * time.Microsecond
+		var tr driver.TraceID
+		tr[0] = byte(i)
+		tr[1] = byte(i >> 8)
+		r.Record(Validate, Sample{Intended: time.Duration(i) * time.Millisecond, Sent: time.Duration(i) * time.Millisecond,
+			Done: time.Duration(i)*time.Millisecond + lat, Trace: tr})
+		all = append(all, lat)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] > all[j] })
+	got := r.Snapshot().Ops[Validate].Slowest
+	if len(got) != 5 {
+		t.Fatalf("%d kept, want 5", len(got))
+	}
+	for i, s := range got {
+		if s.Latency != all[i] || s.Trace.IsZero() {
+			t.Errorf("slowest[%d] = %v (trace %v), want %v", i, s.Latency, s.Trace, all[i])
+		}
+		if i := int(s.Trace[0]) | int(s.Trace[1])<<8; s.Intended != time.Duration(i)*time.Millisecond {
+			t.Errorf("trace %d came back with intended time %v", i, s.Intended)
+		}
+	}
+	if none := New(); true {
+		none.KeepSlowest(0)
+		none.Record(Create, Sample{Done: time.Second})
+		if n := len(none.Snapshot().Ops[Create].Slowest); n != 0 {
+			t.Errorf("KeepSlowest(0) kept %d", n)
 		}
 	}
 }

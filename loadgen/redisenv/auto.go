@@ -102,18 +102,36 @@ func (defaultProbe) docker(ctx context.Context) error {
 	return DockerAnswers(ctx)
 }
 
-func (defaultProbe) image(ctx context.Context, img string, bound time.Duration) error {
+// ImagePresent reports whether the Docker engine has img locally (nil),
+// without pulling it.
+func ImagePresent(ctx context.Context, img string) error {
 	prov, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
 	if err != nil {
 		return err
 	}
 	defer prov.Close()
-	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err = prov.Client().ImageInspect(ictx, img)
-	cancel()
-	if err == nil {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = prov.Client().ImageInspect(ctx, img)
+	return err
+}
+
+// ImageOf is the image a Spec with no --redis-image uses:
+// $SESSIONBENCH_REDIS_IMAGE, else DefaultImage.
+func ImageOf(flag string) string {
+	s, _ := Spec{Mode: ModeContainer, Image: flag}.normalize()
+	return s.Image
+}
+
+func (defaultProbe) image(ctx context.Context, img string, bound time.Duration) error {
+	if ImagePresent(ctx, img) == nil {
 		return nil
 	}
+	prov, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
 	pctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	if err := prov.PullImage(pctx, img); err != nil {

@@ -22,6 +22,15 @@ import (
 // elsewhere) when the provider cannot run on this machine.
 func open(t *testing.T, spec redisenv.Spec) redisenv.Env {
 	t.Helper()
+	if spec.Mode == redisenv.ModeContainer {
+		if err := redisenv.DockerAnswers(context.Background()); err != nil {
+			testsvc.Unavailable(t, "Docker engine", err, redisenv.DockerHowTo)
+		}
+		if err := redisenv.ImagePresent(context.Background(), redisenv.ImageOf(spec.Image)); err != nil {
+			testsvc.Unavailable(t, "Redis image "+redisenv.ImageOf(spec.Image), fmt.Errorf("%w: %v", redisenv.ErrUnavailable, err),
+				"docker pull redis:7, or SESSIONBENCH_REDIS_IMAGE=$(.ci/redis-image)")
+		}
+	}
 	e, err := redisenv.Open(context.Background(), spec)
 	if err != nil {
 		if testsvc.NotInstalled(err) {

@@ -48,6 +48,14 @@ type Summary struct {
 	// Label names the run's tier or variant for comparisons (--label,
 	// e.g. memorystore-standard-m2).
 	Label string `json:"label,omitempty"`
+	// Pair is the id a baseline run shares with its current partner
+	// (--pair, e.g. a round of interleaved trials): the gate resamples
+	// partners together, so noise common to a round cancels. Duet is
+	// true when the partners were measured at the same moments,
+	// operation by operation (run --duet): their intervals are then
+	// resampled together too.
+	Pair string `json:"pair,omitempty"`
+	Duet bool   `json:"duet,omitempty"`
 }
 
 // Verdicts, in the order they take precedence.
@@ -135,6 +143,22 @@ type OpSummary struct {
 	ExpectedByReason map[string]uint64 `json:"expected_by_reason,omitempty"`
 	// Clamped counts latencies above the 1 min histogram maximum.
 	Clamped uint64 `json:"clamped,omitempty"`
+	// Slowest are the slowest operations by corrected latency, slowest
+	// first, with the W3C trace ID each was sent with: look the outlier
+	// up in the server's tracing backend.
+	Slowest []SlowOp `json:"slowest,omitempty"`
+}
+
+// SlowOp is one of the slowest operations of a kind.
+type SlowOp struct {
+	// TraceID is the trace the operation was sent with ("" for drivers
+	// that send none, such as the store driver).
+	TraceID   string  `json:"trace_id,omitempty"`
+	LatencyMs float64 `json:"latency_ms"`
+	// IntendedMs is its intended send time in ms since the measured
+	// phase began; At is the same moment on the wall clock.
+	IntendedMs float64   `json:"intended_ms"`
+	At         time.Time `json:"at"`
 }
 
 // Latency statistics in milliseconds.

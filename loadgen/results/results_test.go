@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -150,20 +149,6 @@ func TestReadRejectsOtherSchema(t *testing.T) {
 	}
 }
 
-func TestTable(t *testing.T) {
-	rep := report(t, "slo: {validate.p99: 0.5ms}\n")
-	rep.Valid = false
-	rep.InvalidReasons = []string{"schedule lag: too much"}
-	var b bytes.Buffer
-	New(rep, Target{}, Env{}).WriteTable(&b)
-	out := b.String()
-	for _, w := range []string{"validate", "create", "destroy", "p99.9 ms", "1011", "INVALID: schedule lag", "slo: FAILED", "validate.p99", "BREACH", "server_5xx=1"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("table lacks %q:\n%s", w, out)
-		}
-	}
-}
-
 // Regression: summary.json was written 0600 (os.CreateTemp's mode), so
 // CI artefact uploaders and teammates could not read a shared results dir.
 func TestWriteSummaryReadableByOthers(t *testing.T) {
@@ -233,10 +218,5 @@ func TestNothingMeasuredHasNoSLOVerdict(t *testing.T) {
 	s := New(rep, Target{}, Env{})
 	if s.SLO.Passed || len(s.SLO.Terms) != 0 || s.SLO.NotEvaluated == "" {
 		t.Errorf("slo %+v; want not evaluated", s.SLO)
-	}
-	var b bytes.Buffer
-	s.WriteTable(&b)
-	if strings.Contains(b.String(), "BREACH") || !strings.Contains(b.String(), "slo: not evaluated: nothing was measured") {
-		t.Errorf("table:\n%s", b.String())
 	}
 }

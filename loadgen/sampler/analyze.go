@@ -55,8 +55,10 @@ func Analyze(rows []results.TimelineRow, x Extra) results.MemoryAnalysis {
 	// Redis: bytes per live session, and growth the sessions do not
 	// explain, on the data's memory (client buffers come and go with
 	// connections, not with sessions).
+	// A short run's fit is mostly connection and script buffers coming
+	// and going: it needs as many samples as the leak verdict.
 	fit, n, span := fitAgainstSessions(rows, results.RedisDataMemory)
-	if fit.sessionsKnown && fit.deltaSessions >= minSessionsDelta && fit.perSession > 0 {
+	if fit.sessionsKnown && fit.deltaSessions >= minSessionsDelta && fit.perSession > 0 && n >= LeakMinSamples {
 		a.RedisBytesPerSession = fit.perSession
 	}
 	judge(&leak, "Redis data memory", fit, n, span, RedisLeakFloor, RedisLeakShare, bytesText)

@@ -30,6 +30,10 @@ type Proc interface {
 	Process(pid int) (ticks, rss uint64, err error)
 }
 
+// ticksPerSecond is USER_HZ, the unit of /proc CPU times (100 on every
+// Linux architecture loadgen runs on).
+const ticksPerSecond = 100
+
 func keyspace(m map[string]string) (keys, expires uint64) { return redisenv.Keyspace(m) }
 
 // cpuSnapshot is one reading of the CPU counters.
@@ -94,6 +98,12 @@ func (s *Sampler) sampleCPU(v *[results.NumSeries]float64, server serverReading)
 		}
 	}
 	prev := s.prevCPU
+	// Shares over less than half a second (two observations at a phase
+	// change) are mostly tick rounding: keep the older snapshot and
+	// leave these cells empty.
+	if cur.ok && prev.ok && cur.total < prev.total+uint64(cores)*ticksPerSecond/2 {
+		return
+	}
 	s.prevCPU = cur
 	if !cur.ok || !prev.ok || cur.total <= prev.total {
 		return

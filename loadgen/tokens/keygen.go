@@ -14,6 +14,15 @@ import (
 // 2048-bit keys Google signs Firebase ID tokens with.
 const KeyBits = 2048
 
+// NewKey makes an RSA key of KeyBits for minted tokens.
+func NewKey() (*rsa.PrivateKey, error) {
+	k, err := rsa.GenerateKey(rand.Reader, KeyBits)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: generate RSA key: %w", err)
+	}
+	return k, nil
+}
+
 // GenerateKeyPair writes a new RSA private key (PKCS#8 PEM, mode 0600)
 // to privPath and its public key (PKIX PEM, 0644) to pubPath, refusing
 // to overwrite either file. It pairs a long-lived sessiond --auth=local
@@ -25,9 +34,9 @@ func GenerateKeyPair(privPath, pubPath string) error {
 	if privPath == pubPath {
 		return fmt.Errorf("tokens: private and public key paths are both %s", privPath)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, KeyBits)
+	key, err := NewKey()
 	if err != nil {
-		return fmt.Errorf("tokens: generate RSA key: %w", err)
+		return err
 	}
 	priv, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -111,8 +110,8 @@ func NewMinted(cfg MintedConfig) (*Minted, error) {
 	key := cfg.Key
 	if key == nil {
 		var err error
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return nil, fmt.Errorf("tokens: generate RSA key: %w", err)
+		if key, err = NewKey(); err != nil {
+			return nil, err
 		}
 	}
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)

@@ -8,6 +8,9 @@
 //	loadgen run SCENARIO.yaml [flags]   run a scenario (loadgen run -h for the flags)
 //	loadgen tokens --auth minted|emulator --count N   print ID tokens, one per line
 //	loadgen keygen --out KEY.pem --public-key-out PUB.pem   a key pair for minted tokens
+//	loadgen report DIR...               redraw report.html and report.md
+//	loadgen compare DIR... [--out DIR]  runs side by side
+//	loadgen gate --baseline DIR... --current DIR...   the noise-aware CI gate
 //	loadgen version                     print the version
 //	loadgen help                        print this text
 //
@@ -46,6 +49,10 @@ const usage = `usage:
                             [--auth-key FILE] [--project P] [--seed N] [--quiet]
   loadgen tokens --auth minted|emulator --count N [--auth-key FILE] [--project P] [--public-key-out FILE]
   loadgen keygen --out KEY.pem --public-key-out PUB.pem
+  loadgen report DIR...                     (re)write report.html and report.md of results directories
+  loadgen compare DIR... [--out DIR]        runs side by side, ratios against the first
+  loadgen gate --baseline DIR... --current DIR... [--max-regression 10%] [--min-delta 0.2ms]
+               [--junit FILE] [--markdown FILE]   the CI gate: 0 pass, 3 regression, 1 inconclusive
   loadgen version
   loadgen help
 
@@ -97,6 +104,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return tokensCmd(ctx, args[1:], stdout, stderr)
 	case "keygen":
 		return keygenCmd(args[1:], stdout, stderr)
+	case "report":
+		return reportCmd(args[1:], stdout, stderr)
+	case "compare":
+		return compareCmd(args[1:], stdout, stderr)
+	case "gate":
+		return gateCmd(args[1:], stdout, stderr)
 	case "null-target":
 		return nullTargetCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

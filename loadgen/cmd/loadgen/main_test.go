@@ -78,13 +78,16 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		// [ci]: running in CI, where a missing service fails the script.
-		// [docker]: a Docker engine answers.
+		// [docker]: a Docker engine answers; [redisimage]: it has the
+		// Redis image (SESSIONBENCH_REDIS_IMAGE, else redis:7).
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "ci":
 				return testsvc.InCI(), nil
 			case "docker":
 				return redisenv.DockerAnswers(context.Background()) == nil, nil
+			case "redisimage": // the container image is here (no pull)
+				return redisenv.ImagePresent(context.Background(), redisenv.ImageOf("")) == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

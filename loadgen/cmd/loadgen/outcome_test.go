@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/results"
 	"github.com/sessionbench/sessionbench/loadgen/sut"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
 )
@@ -164,5 +165,61 @@ func TestURLModeRunLeavesTheRedisAsItWas(t *testing.T) {
 		if admin.Dump(ctx, k).Val() != d {
 			t.Errorf("%s changed", k)
 		}
+	}
+}
+
+// TestDuetRunsBothServersInStep: --duet with a sessiond binary starts a
+// second server on a Redis of its own and sends it every scheduled
+// operation at the same intended time: both results directories have the
+// same operation counts, the same pair id and the duet mark, and their
+// first intervals start together; the gate pairs them.
+func TestDuetRunsBothServersInStep(t *testing.T) {
+	bin := buildSessiond(t)
+	t.Setenv(sut.SessiondEnv, bin)
+	sc := writeScenario(t, "name: duet\nduration: 6s\nwarmup: 1s\nrate: 60/s\nmix: {create: 3, validate: 6, destroy: 1}\npopulation: {users: 20, prefill: 20}\n")
+	out := filepath.Join(t.TempDir(), "duet")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"run", sc, "--redis", "embedded", "--duet", bin, "--seed", "42", "--out", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	type sum struct {
+		Pair string `json:"pair"`
+		Duet bool   `json:"duet"`
+		Ops  map[string]struct {
+			Count uint64 `json:"count"`
+		} `json:"ops"`
+	}
+	read := func(side string) sum {
+		var s sum
+		b, err := os.ReadFile(filepath.Join(out, side, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	b, c := read("base"), read("current")
+	if !b.Duet || !c.Duet || b.Pair == "" || b.Pair != c.Pair {
+		t.Errorf("pair %q/%q duet %v/%v", b.Pair, c.Pair, b.Duet, c.Duet)
+	}
+	for _, op := range []string{"create", "validate", "destroy"} {
+		if b.Ops[op].Count != c.Ops[op].Count || b.Ops[op].Count == 0 {
+			t.Errorf("%s: base %d, current %d; every operation goes to both", op, b.Ops[op].Count, c.Ops[op].Count)
+		}
+	}
+	rb, err1 := results.ReadRun(filepath.Join(out, "base"))
+	rc, err2 := results.ReadRun(filepath.Join(out, "current"))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if d := rb.Intervals["validate"][0].StartTimeMs() - rc.Intervals["validate"][0].StartTimeMs(); d < -50 || d > 50 {
+		t.Errorf("first intervals start %d ms apart; a duet measures both at the same moments", d)
+	}
+	var so, se bytes.Buffer
+	code := Main([]string{"gate", "--baseline", filepath.Join(out, "base"), "--current", filepath.Join(out, "current")}, &so, &se)
+	if !strings.Contains(so.String(), "paired duet") || code == exitUsage {
+		t.Errorf("gate on a duet: exit %d\n%s%s", code, so.String(), se.String())
 	}
 }

@@ -15,7 +15,9 @@ import (
 
 	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/harness"
+	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/redisenv"
+	"github.com/sessionbench/sessionbench/loadgen/report"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
 	"github.com/sessionbench/sessionbench/loadgen/tokens"
@@ -24,7 +26,9 @@ import (
 // runFlags are the flags of `loadgen run`.
 type runFlags struct {
 	target, auth, driver, rate, duration, out, authKey, project, label string
+	duet, pair                                                         string
 	seed                                                               uint64
+	slowest                                                            int
 	quiet                                                              bool
 	redis                                                              redisenv.Spec
 	cluster                                                            clusterFlag
@@ -43,6 +47,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.cluster, "redis-cluster", "the URL is Redis Cluster (Memorystore for Redis Cluster): alone, the URL's host is the discovery endpoint; --redis-cluster=host:port,… names seeds")
 	fs.BoolVar(&f.redis.KeepKeys, "keep-keys", false, "keep the run's keys in a Redis given by URL (default: remove them at the end)")
 	fs.StringVar(&f.label, "label", "", "name of this run's tier or variant for comparisons, e.g. memorystore-standard-m2")
+	fs.StringVar(&f.pair, "pair", "", "`id` this run shares with its partner on the other side of a gate (a round of interleaved trials): loadgen gate resamples partners together")
+	fs.StringVar(&f.duet, "duet", "", "measure a second server at the same time, operation by operation: its http(s) `URL`, or a sessiond binary loadgen starts on a Redis of its own; results go to --out/base and --out/current, partners for loadgen gate")
 	fs.StringVar(&f.auth, "auth", harness.DefaultAuth, "token pool: minted (RS256, local key; sessiond --auth=local) or emulator (Firebase Auth emulator)")
 	fs.StringVar(&f.driver, "driver", harness.DefaultDriver, "http (the HTTP API) or store (the reference session store on Redis directly, no HTTP, no auth)")
 	fs.StringVar(&f.rate, "rate", "", "override the scenario's rate with a constant `rate`, e.g. 2000/s")
@@ -50,8 +56,18 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.out, "out", "", "results `dir` (default results/<scenario>-<UTC timestamp>/); must not exist or be empty")
 	fs.StringVar(&f.authKey, "auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key per run; see loadgen keygen)")
 	fs.StringVar(&f.project, "project", harness.DefaultProject, "Firebase project `ID` of the tokens (sessiond --firebase-project)")
+	fs.IntVar(&f.slowest, "slowest", recorder.DefaultSlowest, "list this many of the slowest operations of each kind in summary.json, with the W3C trace ID each was sent with (every HTTP operation carries a traceparent, sampled in the measured phase)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the operation and session picks (0: random, reported in summary.json)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line even on a terminal")
+}
+
+// slowestFlag maps --slowest 0 (none) to the library's "negative: none";
+// 0 there means the default.
+func slowestFlag(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func profileList() string {
@@ -175,7 +191,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	raw, _ := os.ReadFile(scenarioPath) // Load read it a moment ago
 	plan := harness.Plan{
 		Scenario: sc, ScenarioFile: raw, Dir: f.out, Target: f.target, Redis: f.redis,
-		Auth: f.auth, Project: f.project, Driver: f.driver, Seed: f.seed, Label: f.label,
+		Auth: f.auth, Project: f.project, Driver: f.driver, Seed: f.seed, Label: f.label, Pair: f.pair,
+		Slowest: slowestFlag(f.slowest),
 		Version: version, Log: stderr, AuthKeyFile: f.authKey,
 	}
 	if f.authKey != "" {
@@ -187,6 +204,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, f.quiet)
 	if prog != nil {
 		plan.Progress = prog.update
+	}
+	if f.duet != "" {
+		return duet(ctx, plan, f.duet, prog, stdout, stderr)
 	}
 	out, err := harness.Run(ctx, plan)
 	prog.done()
@@ -201,6 +221,28 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return verdictExit(out.Summary, stderr)
 }
 
+// duet runs plan and the --duet server side by side and prints both.
+func duet(ctx context.Context, plan harness.Plan, base string, prog *progress, stdout, stderr io.Writer) int {
+	cur, b, err := harness.RunDuet(ctx, plan, base)
+	prog.done()
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		if harness.IsConfigError(err) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	fmt.Fprintln(stdout, "== base")
+	printOutcome(stdout, b)
+	fmt.Fprintln(stdout, "== current")
+	printOutcome(stdout, cur)
+	fmt.Fprintf(stdout, "compare them with: loadgen gate --baseline %s --current %s\n", b.Dir, cur.Dir)
+	if code := verdictExit(b.Summary, stderr); code != exitOK && code != exitSLO {
+		return code // a base that did not run cleanly decides nothing
+	}
+	return verdictExit(cur.Summary, stderr)
+}
+
 // printOutcome writes the human summary of a run.
 func printOutcome(w io.Writer, out *harness.Outcome) {
 	sum := out.Summary
@@ -208,7 +250,7 @@ func printOutcome(w io.Writer, out *harness.Outcome) {
 	fmt.Fprintf(w, "scenario %s: %s\n", sc.Name, sc.Description)
 	fmt.Fprintf(w, "target %s (%s), redis %s, auth %s, driver %s\n",
 		orDash(sum.Target.URL), sum.Target.Server, redisLine(sum.Target.Redis), sum.Target.Auth, sum.Target.Driver)
-	sum.WriteTable(w)
+	report.Text(w, sum)
 	fmt.Fprintf(w, "results: %s\n", out.Dir)
 }
 

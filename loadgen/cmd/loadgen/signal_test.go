@@ -32,43 +32,11 @@ population: {users: 100, prefill: 10}
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	cmd := exec.Command(os.Args[0], "run", sc, "--out", out)
-	cmd.Env = append(os.Environ(), mainEnv+"=1", sut.SessiondEnv+"="+bin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-
+	c := startLoadgen(t, bin, "run", sc, "--out", out)
 	// Wait until the measured phase has logged at least one interval.
-	deadline := time.Now().Add(30 * time.Second)
-	for !measuring(filepath.Join(out, "latency.hlog")) {
-		select {
-		case err := <-done:
-			t.Fatalf("loadgen exited before the signal: %v\n%s", err, stderr.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("no measured interval within 30 s\n%s", stderr.String())
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("loadgen did not stop within 30 s of SIGINT\n%s", stderr.String())
-	}
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != exitFailed {
-		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, stderr.String())
-	}
+	c.waitFor(t, "a measured interval", func() bool { return measuring(filepath.Join(out, "latency.hlog")) })
+	c.interrupt(t)
+	stdout := &c.stdout
 	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,47 +100,16 @@ slo:
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	cmd := exec.Command(os.Args[0], "run", sc, "--out", out)
-	cmd.Env = append(os.Environ(), mainEnv+"=1", sut.SessiondEnv+"="+bin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	c := startLoadgen(t, bin, "run", sc, "--out", out)
 	// sessiond is up once its ready file has been consumed.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	c.waitFor(t, "sessiond to start", func() bool {
 		_, logErr := os.Stat(filepath.Join(out, "sessiond.log"))
 		_, readyErr := os.Stat(filepath.Join(out, ".sessiond.ready"))
-		if logErr == nil && os.IsNotExist(readyErr) {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("loadgen exited early: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("sessiond not started within 30 s\n%s", stderr.String())
-		}
-	}
+		return logErr == nil && os.IsNotExist(readyErr)
+	})
 	time.Sleep(300 * time.Millisecond) // into prefill or warmup: 60 s of it
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("loadgen did not stop within 30 s of SIGINT\n%s", stderr.String())
-	}
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailed {
-		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, stderr.String())
-	}
+	c.interrupt(t)
+	stdout := &c.stdout
 	if _, err := os.Stat(filepath.Join(out, "latency.hlog")); !os.IsNotExist(err) {
 		t.Errorf("latency.hlog exists after a run that measured nothing (%v)", err)
 	}
@@ -197,5 +134,61 @@ slo:
 	}
 	if strings.Contains(stdout.String(), "BREACH") || !strings.Contains(stdout.String(), "slo: not evaluated") {
 		t.Errorf("table:\n%s", stdout.String())
+	}
+}
+
+// child is a loadgen run in a process of its own (the test binary acting
+// as loadgen), to be interrupted like a user's Ctrl-C.
+type child struct {
+	cmd            *exec.Cmd
+	done           chan error
+	stdout, stderr bytes.Buffer
+}
+
+func startLoadgen(t *testing.T, sessiond string, args ...string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], args...), done: make(chan error, 1)}
+	c.cmd.Env = append(os.Environ(), mainEnv+"=1", sut.SessiondEnv+"="+sessiond)
+	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.done <- c.cmd.Wait() }()
+	return c
+}
+
+// waitFor polls until cond holds (a state, not a time), failing if the
+// child exits first or 30 s pass.
+func (c *child) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		select {
+		case err := <-c.done:
+			t.Fatalf("loadgen exited while waiting for %s: %v\n%s", what, err, c.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = c.cmd.Process.Kill()
+			t.Fatalf("no %s within 30 s\n%s", what, c.stderr.String())
+		}
+	}
+}
+
+// interrupt sends SIGINT and requires exit code 1 within 30 s.
+func (c *child) interrupt(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-c.done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		t.Fatalf("loadgen did not stop within 30 s of SIGINT\n%s", c.stderr.String())
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailed {
+		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, c.stderr.String())
 	}
 }

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sessionbench/sessionbench/loadgen/compare"
+	"github.com/sessionbench/sessionbench/loadgen/report"
+	"github.com/sessionbench/sessionbench/loadgen/results"
+)
+
+// readRuns reads results directories, naming the one that fails.
+func readRuns(dirs []string) ([]*results.Run, error) {
+	var runs []*results.Run
+	for _, d := range dirs {
+		r, err := results.ReadRun(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (want a results directory written by loadgen run)", d, err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// reportCmd redraws report.html and report.md of results directories.
+func reportCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("report", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: loadgen report DIR...\n\nWrites report.html and report.md into each results directory (from summary.json, latency.hlog and timeline.csv).\n")
+	}
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return usageErr(stderr, err)
+	}
+	if len(dirs) == 0 {
+		return usageErr(stderr, errors.New("report: name at least one results directory, e.g. loadgen report results/smoke-20261201T120000Z"))
+	}
+	runs, err := readRuns(dirs)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	for _, r := range runs {
+		if err := report.WriteFiles(r); err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "%s\n%s\n", filepath.Join(r.Dir, report.HTMLFile), filepath.Join(r.Dir, report.MarkdownFile))
+	}
+	return exitOK
+}
+
+// compareCmd prints runs side by side and, with --out, writes
+// compare.html and compare.md.
+func compareCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("compare", stderr)
+	out := fs.String("out", "", "write compare.html and compare.md into this `dir` (created if needed)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: loadgen compare DIR... [--out DIR]\n\nRuns side by side (Redis tiers, profiles, commits), ratios against the first; --label of each run heads its column.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return usageErr(stderr, err)
+	}
+	if len(dirs) < 2 {
+		return usageErr(stderr, fmt.Errorf("compare: name two or more results directories (got %d)", len(dirs)))
+	}
+	runs, err := readRuns(dirs)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	compare.Text(stdout, runs)
+	if *out == "" {
+		return exitOK
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "loadgen: --out: %v\n", err)
+		return exitUsage
+	}
+	var h, m bytes.Buffer
+	if err := compare.HTML(&h, runs); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitFailed
+	}
+	compare.Markdown(&m, runs)
+	for name, b := range map[string][]byte{compare.HTMLFile: h.Bytes(), compare.MarkdownFile: m.Bytes()} {
+		p := filepath.Join(*out, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintln(stdout, p)
+	}
+	return exitOK
+}
+
+// gateCmd is the CI gate: exit 0 pass, 3 regression, 1 inconclusive,
+// 2 usage error.
+func gateCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("gate", stderr)
+	maxReg := fs.String("max-regression", fmt.Sprintf("%g%%", compare.DefaultMaxRegression*100), "a p50/p99 slowdown can fail only above this `ratio`, e.g. 10%")
+	minDelta := fs.Duration("min-delta", compare.DefaultMinDelta, "and only when it is slower by more than this `duration`")
+	conf := fs.String("confidence", fmt.Sprintf("%g%%", compare.DefaultConfidence*100), "confidence of the resampled `interval`")
+	maxErr := fs.String("max-error-increase", fmt.Sprintf("%g%%", compare.DefaultMaxErrorRateIncrease*100), "an error-rate rise can fail only above this many percentage `points`")
+	resamples := fs.Int("resamples", compare.DefaultResamples, "bootstrap `resamples`")
+	seed := fs.Uint64("seed", 1, "resampling `seed` (the same input gives the same answer)")
+	junit := fs.String("junit", "", "write JUnit XML to this `file` (one test case per operation and metric)")
+	md := fs.String("markdown", "", "write the decision as Markdown to this `file` (e.g. $GITHUB_STEP_SUMMARY)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: loadgen gate --baseline DIR... --current DIR... [flags]\n\n"+
+			"Fails (exit 3) when a current run breaches its scenario's SLO, or when p50, p99 or the error rate of an\n"+
+			"operation regressed significantly (resampling the runs' one-second interval histograms) and beyond the\n"+
+			"thresholds. Exit 0 pass, 1 inconclusive (a run is not valid, or too short to judge), 2 usage error.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	var base, cur, rest []string
+	var into *[]string
+	for _, a := range args {
+		switch {
+		case a == "--baseline" || a == "-baseline":
+			into = &base
+		case a == "--current" || a == "-current":
+			into = &cur
+		case strings.HasPrefix(a, "--baseline=") || strings.HasPrefix(a, "--current="):
+			k, v, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if k == "baseline" {
+				base = append(base, strings.Split(v, ",")...)
+			} else {
+				cur = append(cur, strings.Split(v, ",")...)
+			}
+			into = nil
+		case strings.HasPrefix(a, "-"):
+			into = nil
+			rest = append(rest, a)
+		case into != nil:
+			*into = append(*into, a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	pos, err := parseInterspersed(fs, rest)
+	if err != nil {
+		return usageErr(stderr, err)
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, fmt.Errorf("gate: unexpected argument %q; results directories follow --baseline or --current", pos[0]))
+	}
+	if len(base) == 0 || len(cur) == 0 {
+		return usageErr(stderr, errors.New("gate: need --baseline DIR... and --current DIR..."))
+	}
+	o := compare.Options{MinDelta: *minDelta, Resamples: *resamples, Seed: *seed}
+	for _, p := range []struct {
+		flag, text string
+		dst        *float64
+	}{{"--max-regression", *maxReg, &o.MaxRegression}, {"--confidence", *conf, &o.Confidence}, {"--max-error-increase", *maxErr, &o.MaxErrorRateIncrease}} {
+		v, err := parsePercent(p.text)
+		if err != nil {
+			return usageErr(stderr, fmt.Errorf("%s %q: %v; write e.g. 10%%", p.flag, p.text, err))
+		}
+		*p.dst = v
+	}
+	if o.Confidence <= 0.5 || o.Confidence >= 1 {
+		return usageErr(stderr, fmt.Errorf("--confidence %s: want between 50%% and 100%%, e.g. 95%%", *conf))
+	}
+	if *minDelta < 0 {
+		return usageErr(stderr, fmt.Errorf("--min-delta %v: want a duration ≥ 0, e.g. 0.2ms", *minDelta))
+	}
+	baseline, err := readRuns(base)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	current, err := readRuns(cur)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	d, err := compare.Gate(baseline, current, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitUsage
+	}
+	compare.GateText(stdout, d)
+	if *junit != "" {
+		if err := writeWith(*junit, func(w io.Writer) error { return compare.JUnit(w, d) }); err != nil {
+			fmt.Fprintf(stderr, "loadgen: --junit: %v\n", err)
+			return exitFailed
+		}
+	}
+	if *md != "" {
+		if err := writeWith(*md, func(w io.Writer) error { compare.GateMarkdown(w, d); return nil }); err != nil {
+			fmt.Fprintf(stderr, "loadgen: --markdown: %v\n", err)
+			return exitFailed
+		}
+	}
+	return d.ExitCode()
+}
+
+// writeWith writes a file with f (appending when it is
+// $GITHUB_STEP_SUMMARY, which other steps share).
+func writeWith(path string, f func(io.Writer) error) error {
+	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if path == os.Getenv("GITHUB_STEP_SUMMARY") {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	file, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f(file); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
+}
+
+// parsePercent reads a percentage, "10%" or "10", as a fraction (0.1).
+func parsePercent(s string) (float64, error) {
+	t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v != v {
+		return 0, errors.New("not a percentage")
+	}
+	return v / 100, nil
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// copyFixture copies a recorded results directory (top-level testdata)
+// into a temporary one the test may change.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "..", "testdata", "results", name)
+	dst := filepath.Join(t.TempDir(), name)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// editSummary rewrites dir/summary.json through f.
+func editSummary(t *testing.T, dir string, f func(map[string]any)) {
+	t.Helper()
+	p := filepath.Join(dir, "summary.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	f(m)
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGateExitCodes: the gate's contract: 0 pass, 3 regression (here an
+// SLO breach), 1 inconclusive (an invalid run), 2 usage error; --junit
+// and --markdown are written.
+func TestGateExitCodes(t *testing.T) {
+	base, cur := copyFixture(t, "smoke-basic"), copyFixture(t, "smoke-aof")
+	out := t.TempDir()
+	run := func(args ...string) (int, string) {
+		var so, se bytes.Buffer
+		code := Main(append([]string{"gate"}, args...), &so, &se)
+		return code, so.String() + se.String()
+	}
+	junit, md := filepath.Join(out, "j.xml"), filepath.Join(out, "g.md")
+	if code, o := run("--baseline", base, "--current", cur, "--junit", junit, "--markdown", md); code != 0 {
+		t.Fatalf("same-code runs: exit %d\n%s", code, o)
+	}
+	for _, f := range []string{junit, md} {
+		if b, err := os.ReadFile(f); err != nil || len(b) == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	breached := copyFixture(t, "smoke-aof")
+	editSummary(t, breached, func(m map[string]any) {
+		slo := m["slo"].(map[string]any)
+		slo["passed"] = false
+		term := slo["terms"].(map[string]any)["validate.p99"].(map[string]any)
+		term["passed"] = false
+	})
+	if code, o := run("--baseline", base, "--current", breached); code != 3 || !strings.Contains(o, "REGRESSION") {
+		t.Errorf("SLO breach: exit %d\n%s", code, o)
+	}
+	invalid := copyFixture(t, "smoke-aof")
+	editSummary(t, invalid, func(m map[string]any) {
+		m["load"].(map[string]any)["valid"] = false
+		m["verdict"] = "invalid"
+	})
+	if code, o := run("--baseline", base, "--current", invalid); code != 1 || !strings.Contains(o, "INCONCLUSIVE") {
+		t.Errorf("invalid run: exit %d\n%s", code, o)
+	}
+	for _, args := range [][]string{
+		{"--current", cur},
+		{"--baseline", base, "--current", filepath.Join(out, "nope")},
+		{"--baseline", base, "--current", cur, "--max-regression", "lots"},
+		{"--baseline", base, "--current", cur, "stray"},
+	} {
+		if code, o := run(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, o)
+		}
+	}
+}
+
+// TestReportAndCompareCommands: report redraws report.html and
+// report.md; compare prints the table and writes compare.html and .md.
+func TestReportAndCompareCommands(t *testing.T) {
+	a, b := copyFixture(t, "smoke-basic"), copyFixture(t, "smoke-aof")
+	var so, se bytes.Buffer
+	if code := Main([]string{"report", a}, &so, &se); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, se.String())
+	}
+	for _, f := range []string{"report.html", "report.md"} {
+		if _, err := os.Stat(filepath.Join(a, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "cmp")
+	so.Reset()
+	if code := Main([]string{"compare", a, b, "--out", out}, &so, &se); code != 0 {
+		t.Fatalf("compare: exit %d: %s", code, se.String())
+	}
+	if !strings.Contains(so.String(), "local-basic") || !strings.Contains(so.String(), "local-aof") {
+		t.Errorf("compare table:\n%s", so.String())
+	}
+	for _, f := range []string{"compare.html", "compare.md"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if code := Main([]string{"compare", a}, &so, &se); code != 2 {
+		t.Errorf("compare with one dir: exit %d", code)
+	}
+	if code := Main([]string{"report"}, &so, &se); code != 2 {
+		t.Errorf("report with no dir: exit %d", code)
+	}
+}

@@ -1,0 +1,84 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sessionbench/sessionbench/internal/golden"
+	"github.com/sessionbench/sessionbench/loadgen/results"
+)
+
+// fixture is a results directory recorded by loadgen (top-level testdata).
+func fixture(t *testing.T, name string) *results.Run {
+	t.Helper()
+	r, err := results.ReadRun(filepath.Join("..", "..", "testdata", "results", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	Text(&b, fixture(t, "smoke-basic").Summary)
+	golden.Check(t, "smoke-basic.golden.txt", b.Bytes())
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	var b bytes.Buffer
+	Markdown(&b, fixture(t, "smoke-basic"))
+	golden.Check(t, "smoke-basic.golden.md", b.Bytes())
+}
+
+func TestHTMLGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := HTML(&b, fixture(t, "smoke-basic")); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "smoke-basic.golden.html", b.Bytes())
+	html := b.String()
+	// Self-contained: no script and nothing fetched. The only URLs are
+	// the SVG namespaces and the measured server's address, as text.
+	stripped := strings.NewReplacer("http://www.w3.org/2000/svg", "", "http://www.w3.org/1999/xlink", "",
+		fixture(t, "smoke-basic").Summary.Target.URL, "").Replace(html)
+	for _, bad := range []string{"<script", "http://", "https://", "<link", "@import", " src="} {
+		if strings.Contains(stripped, bad) {
+			t.Errorf("report.html contains %q: it must need no network", bad)
+		}
+	}
+	for _, id := range []string{`id="chart-spectrum"`, `id="chart-time-validate"`, `id="chart-throughput"`, `id="chart-memory"`, `id="chart-sessions"`, `id="chart-cpu"`, `id="verdict"`, `id="ops"`, `id="slo"`} {
+		if !strings.Contains(html, id) {
+			t.Errorf("report.html lacks %s", id)
+		}
+	}
+}
+
+// TestTextNothingMeasured: a run interrupted before its measured phase
+// says the SLO was not evaluated instead of printing a 0 ms breach.
+func TestTextNothingMeasured(t *testing.T) {
+	s := *fixture(t, "smoke-basic").Summary
+	s.SLO = results.SLOResult{Terms: map[string]results.SLOTerm{}, NotEvaluated: "nothing was measured"}
+	var b bytes.Buffer
+	Text(&b, &s)
+	if strings.Contains(b.String(), "BREACH") || !strings.Contains(b.String(), "slo: not evaluated: nothing was measured") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+// TestWriteFiles: report.html and report.md land in the directory.
+func TestWriteFiles(t *testing.T) {
+	r := fixture(t, "smoke-basic")
+	r.Dir = t.TempDir()
+	if err := WriteFiles(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{HTMLFile, MarkdownFile} {
+		st, err := os.Stat(filepath.Join(r.Dir, f))
+		if err != nil || st.Size() == 0 || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: %v %v", f, st, err)
+		}
+	}
+}
