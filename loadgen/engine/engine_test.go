@@ -167,6 +167,11 @@ func TestSteadyRunCountsAndValidity(t *testing.T) {
 	if rep.Prefilled != 50 {
 		t.Errorf("prefilled %d", rep.Prefilled)
 	}
+	// The generator's cost is reported over every operation sent in the
+	// timeline: 100 in the 200 ms of warmup and the 500 measured.
+	if rep.SentOps != 600 || rep.CPUPerOp <= 0 {
+		t.Errorf("sent %d, CPU per operation %v; want 600 and a positive cost", rep.SentOps, rep.CPUPerOp)
+	}
 	a := rep.Stats.Ops
 	if c := a[recorder.Create].Count; c < 20 || c > 90 {
 		t.Errorf("creates %d of %d; mix says ~10%%", c, count)

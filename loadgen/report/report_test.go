@@ -82,3 +82,20 @@ func TestWriteFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestTextGeneratorCost: the generator's CPU per operation gets a line
+// when the summary has it (older summaries do not: no line).
+func TestTextGeneratorCost(t *testing.T) {
+	s := *fixture(t, "smoke-basic").Summary
+	var without bytes.Buffer
+	Text(&without, &s)
+	s.Env.CPUPerOpUs = 38.25
+	var with bytes.Buffer
+	Text(&with, &s)
+	if strings.Contains(without.String(), "generator:") {
+		t.Errorf("a summary without env.cpu_per_op_us printed a generator line:\n%s", without.String())
+	}
+	if !strings.Contains(with.String(), "generator: 38.2 µs of CPU per operation") {
+		t.Errorf("no generator line for env.cpu_per_op_us 38.25:\n%s", with.String())
+	}
+}
