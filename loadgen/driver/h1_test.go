@@ -368,3 +368,75 @@ func TestHTTPConcurrentUse(t *testing.T) {
 		t.Errorf("1200 operations from 8 goroutines opened %d connections, want at most 8: keep-alive not working", n)
 	}
 }
+
+// TestHTTPConnectionsNeverCapped: a target that holds every answer. Each
+// operation in flight needs a connection of its own, and the driver
+// opens them all (dials are bounded in number under way, connections
+// are not): 40 operations reach the server together.
+func TestHTTPConnectionsNeverCapped(t *testing.T) {
+	const n = 40
+	var inProgress atomic.Int64
+	release := make(chan struct{})
+	srv := startRaw(t, func(w io.Writer, _ rawRequest, _ int) bool {
+		inProgress.Add(1)
+		<-release
+		_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		return true
+	})
+	d := newDriver(t, srv.url(), func(c *driver.HTTPConfig) { c.Timeout = time.Minute; c.Concurrency = 4 })
+	results := make(chan driver.Result, n)
+	for i := 0; i < n; i++ {
+		go func() { results <- d.Validate(context.Background(), driver.Session{Credential: "x"}) }()
+	}
+	for deadline := time.Now().Add(time.Minute); inProgress.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if got := inProgress.Load(); got != n {
+		t.Fatalf("%d of %d operations reached the target: connections were capped", got, n)
+	}
+	close(release)
+	for i := 0; i < n; i++ {
+		if r := <-results; r.Class != driver.OK {
+			t.Errorf("operation: %s (%v)", r.Class, r.Err)
+		}
+	}
+	if c := srv.conns.Load(); c != n {
+		t.Errorf("%d connections for %d concurrent operations", c, n)
+	}
+}
+
+// TestHTTPBurstBeyondDialSlots: 200 operations at once on a driver with
+// one connection open, far more than the dials it runs at a time, so
+// most wait for a connection another releases or for a dial slot. All
+// succeed. (How many connections they shared is logged, not asserted: it
+// depends on timing.)
+func TestHTTPBurstBeyondDialSlots(t *testing.T) {
+	srv := startRaw(t, func(w io.Writer, _ rawRequest, _ int) bool {
+		_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		return true
+	})
+	d := newDriver(t, srv.url(), func(c *driver.HTTPConfig) { c.Concurrency = 1000 })
+	if r := d.Validate(context.Background(), driver.Session{Credential: "x"}); r.Class != driver.OK {
+		t.Fatal(r.Err)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if r := d.Validate(context.Background(), driver.Session{Credential: "x"}); r.Class != driver.OK {
+				failed.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d operations failed", failed.Load(), n)
+	}
+	t.Logf("%d operations at once used %d connections", n, srv.conns.Load())
+}

@@ -79,6 +79,7 @@ type Server struct {
 
 	next     atomic.Uint64 // credential counter
 	requests atomic.Uint64
+	accepted atomic.Uint64
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -134,6 +135,10 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 // Requests counts the requests answered so far.
 func (s *Server) Requests() uint64 { return s.requests.Load() }
 
+// Connections counts the connections accepted so far: with keep-alive,
+// far fewer than requests.
+func (s *Server) Connections() uint64 { return s.accepted.Load() }
+
 // Close stops accepting, closes every connection and waits for their
 // goroutines.
 func (s *Server) Close() error {
@@ -166,6 +171,7 @@ func (s *Server) acceptLoop() {
 			return
 		}
 		s.conns[c] = struct{}{}
+		s.accepted.Add(1)
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serveConn(c)

@@ -53,8 +53,8 @@ func TestSessionLifecycleThroughDriver(t *testing.T) {
 	if r := d.Destroy(ctx, sess); r.Class != driver.OK || r.Status != 204 {
 		t.Errorf("destroy: %+v", r)
 	}
-	if n := s.Requests(); n != 5 {
-		t.Errorf("server counted %d requests, want 5", n)
+	if n, c := s.Requests(), s.Connections(); n != 5 || c != 1 {
+		t.Errorf("server counted %d requests on %d connections, want 5 on 1", n, c)
 	}
 }
 

@@ -37,6 +37,6 @@ func nullTargetCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := s.Close(); err != nil {
 		fmt.Fprintf(stderr, "loadgen: null-target: %v\n", err)
 	}
-	fmt.Fprintf(stdout, "null-target: %d requests answered\n", s.Requests())
+	fmt.Fprintf(stdout, "null-target: %d requests answered on %d connections\n", s.Requests(), s.Connections())
 	return exitOK
 }
