@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 SCENARIO ?= scenarios/smoke.yaml
 BENCH_ARGS ?=
 
-.PHONY: all build test test-stress vet fmt bench bench-generator gate fuzz clean
+.PHONY: all build test test-stress vet fmt bench bench-generator gate fuzz clean web-deps
 
 all: build
 
@@ -26,24 +26,37 @@ vet:
 	$(GO) vet ./...
 
 # make test = vet + the race-enabled test suite. With CI set, tests that
-# need redis-server or the Firebase Auth emulator fail instead of skipping.
+# need redis-server, the Firebase Auth emulator or the browser suite's
+# tools fail instead of skipping.
 # gotestsum runs go test and ends with every skipped test and why, then
 # one line of counts, so a skip is never silent.
 GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
 TEST_FLAGS ?= -race -count=1 -timeout 30m
-test: vet
+test: vet web-deps
 	$(GOTESTSUM) --format pkgname --format-hide-empty-pkg -- $(TEST_FLAGS) ./...
 
 # The whole suite STRESS_RUNS times while two busy loops load both cores:
 # a test that fails here depends on timing and is a defect.
 STRESS_RUNS ?= 3
-test-stress: vet
+test-stress: vet web-deps
 	@set -e; busy() { while :; do :; done; }; busy & b1=$$!; busy & b2=$$!; \
 	  trap 'kill $$b1 $$b2 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq $(STRESS_RUNS)); do \
 	    echo "test-stress: run $$i of $(STRESS_RUNS), both cores busy"; \
 	    $(GOTESTSUM) --format pkgname --format-hide-empty-pkg -- $(TEST_FLAGS) ./...; \
 	  done
+
+# The npm packages of the reference web client and its browser suite
+# (firebase, esbuild, playwright-core), from the committed
+# reference/web/package-lock.json, reinstalled only when it changed.
+# Without npm the browser suite skips (fails in CI).
+WEB := reference/web
+web-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+	  if [ ! -f $(WEB)/node_modules/.package-lock.json ] || [ $(WEB)/package-lock.json -nt $(WEB)/node_modules/.package-lock.json ]; then \
+	    echo "web: npm ci in $(WEB)"; (cd $(WEB) && npm ci --no-fund --no-audit) || exit 1; \
+	  fi; \
+	else echo "web: npm not found; the browser suite will skip (apt-get install -y nodejs npm chromium)"; fi
 
 # The main job: a short load run on embedded Redis (no Docker, no Redis
 # install, no emulator), then the summary and where the results are.

@@ -23,7 +23,7 @@ import (
 const (
 	DefaultMaxRegression = 0.10                   // a p50/p99 ratio above 1.10 can fail
 	DefaultMinDelta      = 200 * time.Microsecond // and only when it is this much slower
-	DefaultConfidence    = 0.95
+	DefaultConfidence    = 0.95                   // for the whole gate (each check gets its Bonferroni share)
 	DefaultResamples     = 2000
 	// DefaultMinIntervals is the fewest one-second intervals per side
 	// for a latency verdict.
@@ -192,18 +192,29 @@ func Gate(baseline, current []*results.Run, o Options) (*Decision, error) {
 		}
 	}
 	rng := mrand.New(mrand.NewPCG(o.Seed, o.Seed^0x5eed))
+	quantiles := []struct {
+		name string
+		q    float64
+	}{{"p50", 50}, {"p99", 99}}
+	var ops []string
 	for _, op := range gateOps {
+		if total(intervals(baseline, op))+total(intervals(current, op)) > 0 {
+			ops = append(ops, op)
+		}
+	}
+	// Confidence is for the whole gate: with k latency checks, each is
+	// judged at 1 − (1 − Confidence)/k (Bonferroni), or six checks at 95 %
+	// each would cry wolf on one identical pair in four.
+	each := o
+	if k := len(ops) * len(quantiles); k > 1 {
+		each.Confidence = 1 - (1-o.Confidence)/float64(k)
+	}
+	for _, op := range ops {
 		bs, cs := intervals(baseline, op), intervals(current, op)
-		if total(bs) == 0 && total(cs) == 0 {
-			continue
+		for _, q := range quantiles {
+			d.Checks = append(d.Checks, latencyCheck(op, q.name, q.q, bs, cs, d.Paired, d.Aligned, each, rng))
 		}
-		for _, q := range []struct {
-			name string
-			q    float64
-		}{{"p50", 50}, {"p99", 99}} {
-			d.Checks = append(d.Checks, latencyCheck(op, q.name, q.q, bs, cs, d.Paired, d.Aligned, o, rng))
-		}
-		d.Checks = append(d.Checks, errorRateCheck(op, baseline, current, o))
+		d.Checks = append(d.Checks, errorRateCheck(op, baseline, current, each))
 	}
 	d.Verdict = Pass
 	for _, c := range d.Checks {
@@ -297,7 +308,7 @@ func latencyCheck(op, name string, q float64, bs, cs [][]*hdrhistogram.Histogram
 	alpha := 1 - o.Confidence
 	c.Lo, c.Hi = percentile(ratios, alpha/2), percentile(ratios, 1-alpha/2)
 	delta := time.Duration((c.Current - c.Baseline) * float64(time.Millisecond))
-	ci := fmt.Sprintf("%.2f× [%.2f, %.2f] at %.0f%%", c.Ratio, c.Lo, c.Hi, o.Confidence*100)
+	ci := fmt.Sprintf("%.2f× [%.2f, %.2f] at %.1f%%", c.Ratio, c.Lo, c.Hi, o.Confidence*100)
 	switch {
 	case c.Lo > 1 && c.Ratio > 1+o.MaxRegression && delta > o.MinDelta:
 		c.Verdict = Regression

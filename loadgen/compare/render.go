@@ -288,7 +288,7 @@ func gateCells(c Check) (base, cur, rt, iv string) {
 func GateMarkdown(w io.Writer, d *Decision) {
 	mark := map[string]string{Pass: "✅", Regression: "❌", Inconclusive: "⚠️"}[d.Verdict]
 	fmt.Fprintf(w, "### sessionbench gate: %s %s\n\n", mark, strings.ToUpper(d.Verdict))
-	fmt.Fprintln(w, "| check | baseline | current | ratio | 95% interval | verdict |")
+	fmt.Fprintln(w, "| check | baseline | current | ratio | interval | verdict |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
 	for _, c := range d.Checks {
 		b, cur, rt, iv := gateCells(c)

@@ -212,6 +212,12 @@ func (r *run) sut(ctx context.Context, src tokens.Source, env redisenv.Env) (*su
 		return nil, nil
 	}
 	c := sut.Sessiond{Env: env, Project: r.p.Project, Binary: r.p.Sessiond, Dir: r.p.Dir, Log: r.p.Log}
+	if f := env.Facts(); f.Profile != "" && f.MaxMemoryPolicy != "" && f.MaxMemoryPolicy != "noeviction" {
+		// A profile that evicts on purpose (maxmem-lru): sessiond refuses
+		// an evicting Redis unless told that it is meant. A Redis given by
+		// URL gets no such pass: sessiond's refusal says how to fix it.
+		c.Args = append(c.Args, "--allow-evicting-redis")
+	}
 	switch s := src.(type) {
 	case *tokens.Minted:
 		c.Auth, c.PublicKeyFile = "local", filepath.Join(r.p.Dir, PublicKeyFile)

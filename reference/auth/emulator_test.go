@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +163,58 @@ func TestEmulator(t *testing.T) {
 		}
 	})
 
+	// Issue 6: the Admin API view that --recheck-user and `sessiond
+	// revoke --all-disabled` use.
+	t.Run("users: lookup, disable, revoke, delete, list", func(t *testing.T) {
+		users, err := auth.UsersOf(v)
+		if err != nil {
+			t.Fatalf("UsersOf(emulator verifier): %v", err)
+		}
+		s, err := c.SignUp(ctx, "frank@example.com", "password-6")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := users.User(ctx, s.UID)
+		if err != nil || u.UID != s.UID || u.Disabled {
+			t.Fatalf("User = %+v, %v; want enabled %s", u, err, s.UID)
+		}
+		tok, err := v.Verify(ctx, s.IDToken, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.RevokedAt(tok.AuthTime) {
+			t.Fatalf("fresh user %+v: sign-in at %v reported revoked", u, tok.AuthTime)
+		}
+		time.Sleep(time.Until(tok.AuthTime.Add(time.Second + 50*time.Millisecond)))
+		if err := c.RevokeTokens(ctx, s.UID); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.DisableUser(ctx, s.UID, true); err != nil {
+			t.Fatal(err)
+		}
+		u, err = users.User(ctx, s.UID)
+		if err != nil || !u.Disabled || !u.RevokedAt(tok.AuthTime) {
+			t.Fatalf("after revoke and disable: User = %+v, %v; want disabled, sign-in at %v revoked", u, err, tok.AuthTime)
+		}
+		var listed, disabled int
+		err = users.EachUser(ctx, func(u auth.UserState) error {
+			listed++
+			if u.UID == s.UID && u.Disabled {
+				disabled++
+			}
+			return nil
+		})
+		if err != nil || listed < 2 || disabled != 1 {
+			t.Fatalf("EachUser: %d users, %d the disabled one, %v", listed, disabled, err)
+		}
+		if _, err := users.User(ctx, "no-such-user"); !errors.Is(err, auth.ErrUserNotFound) {
+			t.Fatalf("User(unknown) = %v, want ErrUserNotFound", err)
+		}
+		if _, err := auth.UsersOf(localVerifier(t)); err == nil || !strings.Contains(err.Error(), "--auth=local") {
+			t.Fatalf("UsersOf(local verifier) = %v, want an error naming --auth=local", err)
+		}
+	})
+
 	t.Run("unreachable emulator is not the client's fault", func(t *testing.T) {
 		s, err := c.SignUp(ctx, "dave@example.com", "password-4")
 		if err != nil {
@@ -193,6 +246,17 @@ func TestEmulator(t *testing.T) {
 			t.Fatalf("token of deleted user: err = %v, want ErrInvalidToken", err)
 		}
 	})
+}
+
+// localVerifier is a local-mode verifier (no Admin API).
+func localVerifier(t *testing.T) auth.Verifier {
+	t.Helper()
+	_, pub := authtest.NewKey(t)
+	v, err := auth.NewLocal(auth.LocalConfig{ProjectID: "demo-x", PublicKeyPEM: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // deadAddr returns a loopback address nothing listens on.

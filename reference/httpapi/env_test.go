@@ -190,9 +190,18 @@ func (e *testEnv) do(c *http.Client, method, path string, body string, hdr ...st
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if body != "" {
+		// What every well-behaved client sends with a JSON body; tests of
+		// the 415 answer override it ("Content-Type:" alone removes it).
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for _, h := range hdr {
 		k, v, _ := strings.Cut(h, ":")
-		req.Header.Set(k, strings.TrimSpace(v))
+		if v = strings.TrimSpace(v); v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
 	}
 	res, err := c.Do(req)
 	if err != nil {

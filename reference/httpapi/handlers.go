@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -50,7 +53,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, auth.ErrInvalidToken):
 			s.writeError(w, http.StatusUnauthorized, "invalid_token", "the ID token is invalid or expired; sign in again")
 		default:
-			s.log.Error("token verifier undecided", "mode", s.verify.Mode(), "err", err)
+			if ok, dropped := s.verifyLog.allow(s.cfg.Now()); ok {
+				s.log.Error("token verifier undecided (logged at most once a second)", "mode", s.verify.Mode(), "err", err, "suppressed", dropped)
+			}
 			s.writeError(w, http.StatusServiceUnavailable, "auth_unavailable", "cannot verify the ID token right now; retry later")
 		}
 		return
@@ -61,6 +66,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A browser that logs in again while it holds a session (a page that
+	// posts a fresh token on every load) replaces that session instead of
+	// leaving it behind (OWASP: renew the session at login).
+	replaces, _ := parseSessionCookie(r.Header, s.cookieName)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	id, sess, err := s.store.Create(ctx, session.NewSession{
@@ -71,6 +80,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		UserAgent: r.UserAgent(),
 		ClientIP:  s.clientIP(r),
 		Data:      data,
+		Replaces:  replaces,
 	})
 	if err != nil {
 		switch {
@@ -88,8 +98,21 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.created.Inc()
+	s.audit(r.Context(), auditCreated, "login", handlePrefix(id), tok.UID)
+	if sess.Replaced {
+		s.metrics.destroyed.Inc()
+		// The replaced session may have been another user's: no user_id.
+		s.audit(r.Context(), auditRotated, "login", handlePrefix(replaces), "", slog.String("new_handle_prefix", handlePrefix(id)))
+	}
 	w.Header()["Set-Cookie"] = []string{s.cookieName + "=" + id + s.cookieSuffix}
-	s.writeSession(w, http.StatusCreated, sess)
+	bp := s.bufs.get()
+	b := appendSessionFields(*bp, sess)
+	b = append(b, `,"rotated":`...)
+	b = strconv.AppendBool(b, sess.Replaced)
+	b = append(b, "}\n"...)
+	writeJSON(w, http.StatusCreated, b)
+	*bp = b
+	s.bufs.put(bp)
 }
 
 // readCreateBody reads and checks the optional create body. A non-zero
@@ -109,9 +132,25 @@ func (s *Server) readCreateBody(w http.ResponseWriter, r *http.Request) (data js
 		}
 		return nil, http.StatusBadRequest, "bad_body", "could not read the request body"
 	}
+	if len(body) == 0 {
+		return nil, 0, "", ""
+	}
+	// A body must say it is JSON: a cross-site <form> can only send
+	// form or text/plain bodies without a preflight, and a wrong type is
+	// a client bug worth naming.
+	if ct := r.Header.Get("Content-Type"); !isJSONMediaType(ct) {
+		return nil, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("send the body as Content-Type: application/json (got %q)", ct)
+	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, 0, "", ""
+	}
+	// encoding/json would replace invalid UTF-8 in "data" with U+FFFD on
+	// the way in but keep it raw in json.RawMessage: refuse it instead
+	// of storing and echoing bytes RFC 8259 does not allow.
+	if !utf8.Valid(body) {
+		return nil, http.StatusBadRequest, "invalid_utf8", fmt.Sprintf("request body is not valid UTF-8 (byte %d); JSON must be UTF-8 (RFC 8259)", invalidUTF8At(body))
 	}
 	var req createRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -130,6 +169,30 @@ func (s *Server) readCreateBody(w http.ResponseWriter, r *http.Request) (data js
 		return nil, http.StatusBadRequest, "invalid_data", `"data" must be a JSON object`
 	}
 	return d, 0, "", ""
+}
+
+// isJSONMediaType reports whether a Content-Type is application/json,
+// with no charset or charset=utf-8 (JSON has no other encoding, RFC 8259).
+func isJSONMediaType(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not
+// part of a valid UTF-8 sequence.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // handleCurrent validates the cookie's session: the hot path, one store
@@ -174,12 +237,13 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 		}
 		return "", nil, false
 	}
-	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != r.UserAgent() {
+	// The store keeps the header's first 512 bytes: compare that form.
+	if s.cfg.BindUserAgent != BindOff && sess.UserAgent != session.StoredUserAgent(r.UserAgent()) {
 		s.metrics.uaMismatch.Inc()
-		if s.uaLogAllowed() {
+		if ok, dropped := s.uaLog.allow(s.cfg.Now()); ok {
 			s.log.Warn("session used from another user agent (logged at most once a second; see sessiond_user_agent_mismatch_total)",
 				"session", idHash(id), "user", sess.UserID, "mode", s.cfg.BindUserAgent,
-				"created_ua", sess.UserAgent, "request_ua", r.UserAgent())
+				"created_ua", sess.UserAgent, "request_ua", r.UserAgent(), "suppressed", dropped)
 		}
 		if s.cfg.BindUserAgent == BindEnforce {
 			dctx, dcancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
@@ -191,17 +255,63 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 			}
 			if err == nil { // ErrNotFound: a concurrent logout already counted it
 				s.metrics.destroyed.Inc()
+				s.audit(r.Context(), auditRevoked, "user_agent_mismatch", handlePrefix(id), sess.UserID)
 			}
 			w.Header()["Set-Cookie"] = []string{s.clearCookie}
 			s.writeError(w, http.StatusUnauthorized, "user_agent_mismatch", "the session was created by another user agent; it has been ended, sign in again")
 			return "", nil, false
 		}
 	}
+	if s.recheck != nil && !s.recheckUser(w, r, id, sess) {
+		return "", nil, false
+	}
 	s.metrics.validated.Inc()
 	if sess.Touched {
 		s.metrics.touches.Inc()
 	}
 	return id, sess, true
+}
+
+// recheckUser applies --recheck-user: when the session is older than the
+// interval (a new one was checked at creation) and this instance has no
+// answer about its user younger than the interval, it asks Firebase.
+// A disabled, deleted or revoked user's session is ended (401 with the
+// reason). When Firebase cannot answer it fails closed: 503, the session
+// kept. On failure it has written the response.
+func (s *Server) recheckUser(w http.ResponseWriter, r *http.Request, id string, sess *session.Session) bool {
+	now := s.cfg.Now()
+	need := now.Sub(sess.CreatedAt) >= s.cfg.RecheckUser
+	e, err := s.recheck.user(r.Context(), sess.UserID, now, need)
+	if err != nil {
+		if ok, dropped := s.recheckLog.allow(now); ok {
+			s.log.Error("cannot check the session's user with Firebase; failing closed (logged at most once a second)",
+				"user", sess.UserID, "err", err, "suppressed", dropped)
+		}
+		w.Header().Set("Retry-After", "5")
+		s.writeError(w, http.StatusServiceUnavailable, "auth_unavailable", "cannot check the user with Firebase right now; retry later")
+		return false
+	}
+	if e == nil {
+		return true
+	}
+	code, msg := e.verdict(sess.AuthTime)
+	if code == "" {
+		return true
+	}
+	dctx, dcancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	err = s.store.Destroy(dctx, id)
+	dcancel()
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.storeFailed(w, "destroy", err)
+		return false
+	}
+	if err == nil {
+		s.metrics.destroyed.Inc()
+		s.audit(r.Context(), auditRevoked, code, handlePrefix(id), sess.UserID)
+	}
+	w.Header()["Set-Cookie"] = []string{s.clearCookie}
+	s.writeError(w, http.StatusUnauthorized, code, msg)
+	return false
 }
 
 // handleDestroy ends the cookie's session. Idempotent: no cookie, a
@@ -215,6 +325,7 @@ func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			s.metrics.destroyed.Inc()
+			s.audit(r.Context(), auditDestroyed, "logout", handlePrefix(id), "")
 		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformedID), errors.Is(err, session.ErrExpired):
 		default:
 			s.storeFailed(w, "destroy", err)
@@ -223,6 +334,36 @@ func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h["Set-Cookie"] = []string{s.clearCookie}
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleDestroyHandle logs out one of the caller's sessions, named by the
+// id GET /v1/sessions lists: 204, or 404 when the caller has no session
+// with that id (another user's ids are never looked up, so they cannot
+// be probed). Ending the caller's own session also expires its cookie.
+func (s *Server) handleDestroyHandle(w http.ResponseWriter, r *http.Request, handle string) {
+	id, sess, ok := s.validate(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	err := s.store.DestroyHandle(ctx, sess.UserID, handle)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		s.writeError(w, http.StatusNotFound, "unknown_session", "you have no session with this id; list yours with GET /v1/sessions")
+		return
+	case err != nil:
+		s.storeFailed(w, "destroy_handle", err)
+		return
+	}
+	s.metrics.destroyed.Inc()
+	s.audit(r.Context(), auditDestroyed, "logout_device", handle[:min(len(handle), HandlePrefixLen)], sess.UserID)
+	h := w.Header()
+	if kh, _ := session.KeyHash(id); strings.HasPrefix(kh, handle) {
+		h["Set-Cookie"] = []string{s.clearCookie}
+	}
 	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -260,27 +401,63 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 // handleDestroyAll logs the caller out everywhere: 200 {"destroyed": N}
 // and an expiring cookie.
 func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
-	_, sess, ok := s.validate(w, r)
+	id, sess, ok := s.validate(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	n, err := s.store.DestroyAll(ctx, sess.UserID)
+	if errors.Is(err, session.ErrLogoutUnconfirmed) {
+		s.metrics.destroyed.Add(float64(n))
+		s.audit(r.Context(), auditDestroyed, "logout_everywhere", handlePrefix(id), sess.UserID, slog.Int("count", n), slog.Bool("unconfirmed", true))
+		w.Header()["Set-Cookie"] = []string{s.clearCookie}
+		s.log.Error("logout everywhere unconfirmed: Redis has evicted keys, so the user index may be incomplete (run Redis with maxmemory-policy noeviction)",
+			"user", sess.UserID, "destroyed", n, "err", err)
+		s.writeErrorOutcome(w, http.StatusServiceUnavailable, "logout_unconfirmed",
+			fmt.Sprintf("%d sessions were ended, but Redis has evicted keys recently, so others may remain; the operator must run Redis with maxmemory-policy noeviction", n), "unknown")
+		return
+	}
 	if err != nil {
 		s.storeFailed(w, "destroy_all", err)
 		return
 	}
 	s.metrics.destroyed.Add(float64(n))
+	// One event for the batch: DestroyAll does not return the handles.
+	s.audit(r.Context(), auditDestroyed, "logout_everywhere", handlePrefix(id), sess.UserID, slog.Int("count", n))
 	w.Header()["Set-Cookie"] = []string{s.clearCookie}
 	writeJSON(w, http.StatusOK, fmt.Appendf(nil, `{"destroyed":%d}`+"\n", n))
 }
 
 // storeFailed answers 503: the store could not decide, so fail closed.
+// For a write it says what the client may assume ("outcome"): a failed
+// create never leaves a session; a logout either did not happen or its
+// outcome is unknown, and in no case happens later (see package session,
+// "Failed writes").
 func (s *Server) storeFailed(w http.ResponseWriter, op string, err error) {
-	s.log.Error("session store failed", "op", op, "err", err)
+	if ok, dropped := s.storeLog.allow(s.cfg.Now()); ok {
+		s.log.Error("session store failed (logged at most once a second; sessiond_http_requests_total counts every 503)",
+			"op", op, "err", err, "suppressed", dropped)
+	}
 	w.Header().Set("Retry-After", "1")
-	s.writeError(w, http.StatusServiceUnavailable, "store_unavailable", "session store unavailable; retry later")
+	msg, outcome := "session store unavailable; retry later", ""
+	switch op {
+	case "create":
+		outcome = "not_applied"
+		msg = "session store unavailable; no session was created; retry later"
+		if errors.Is(err, session.ErrOutOfMemory) {
+			msg = "session store is full (Redis maxmemory); no session was created; retry later"
+		}
+	case "destroy", "destroy_all", "destroy_handle":
+		if errors.Is(err, session.ErrNotApplied) {
+			outcome = "not_applied"
+			msg = "session store unavailable; the logout did not take effect; retry it"
+		} else {
+			outcome = "unknown"
+			msg = "session store did not confirm the logout: it may or may not have taken effect, and cannot take effect later; retry it"
+		}
+	}
+	s.writeErrorOutcome(w, http.StatusServiceUnavailable, "store_unavailable", msg, outcome)
 }
 
 func (s *Server) writeSession(w http.ResponseWriter, status int, sess *session.Session) {
@@ -326,13 +503,4 @@ func (s *Server) clientIP(r *http.Request) string {
 func idHash(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:6])
-}
-
-// uaLogAllowed rate-limits the user-agent mismatch log to one line a
-// second, so that a client with a changed User-Agent under load cannot
-// flood the logs (the metric still counts every mismatch).
-func (s *Server) uaLogAllowed() bool {
-	now := time.Now().UnixNano()
-	next := s.uaLogNext.Load()
-	return now >= next && s.uaLogNext.CompareAndSwap(next, now+int64(time.Second))
 }

@@ -40,6 +40,12 @@ func (b *bufPool) put(v *[]byte) {
 // appendSession writes the public JSON view of a session:
 // {"user_id","email","created_at","last_seen","expires_at","data"}.
 func appendSession(b []byte, s *session.Session) []byte {
+	return append(appendSessionFields(b, s), "}\n"...)
+}
+
+// appendSessionFields is appendSession without the closing brace, for
+// answers that add members.
+func appendSessionFields(b []byte, s *session.Session) []byte {
 	b = append(b, `{"user_id":`...)
 	b = appendString(b, s.UserID)
 	b = append(b, `,"email":`...)
@@ -52,11 +58,9 @@ func appendSession(b []byte, s *session.Session) []byte {
 	b = appendTime(b, s.ExpiresAt)
 	b = append(b, `,"data":`...)
 	if len(s.Data) == 0 {
-		b = append(b, "{}"...)
-	} else {
-		b = append(b, s.Data...)
+		return append(b, "{}"...)
 	}
-	return append(b, "}\n"...)
+	return append(b, s.Data...)
 }
 
 func appendTime(b []byte, t time.Time) []byte {
@@ -129,6 +133,15 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 
 // writeError sends {"error": code, "message": msg} and counts refusals.
 func (s *Server) writeError(w http.ResponseWriter, status int, code, msg string) {
+	s.writeErrorOutcome(w, status, code, msg, "")
+}
+
+// writeErrorOutcome is writeError with an "outcome" member (for a failed
+// write: "not_applied" or "unknown") when outcome is not empty.
+func (s *Server) writeErrorOutcome(w http.ResponseWriter, status int, code, msg, outcome string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.code = code
+	}
 	if status >= 400 && status < 500 && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		s.metrics.refused(code)
 	}
@@ -137,6 +150,10 @@ func (s *Server) writeError(w http.ResponseWriter, status int, code, msg string)
 	b = appendString(b, code)
 	b = append(b, `,"message":`...)
 	b = appendString(b, msg)
+	if outcome != "" {
+		b = append(b, `,"outcome":`...)
+		b = appendString(b, outcome)
+	}
 	b = append(b, "}\n"...)
 	writeJSON(w, status, b)
 	*bp = b

@@ -32,6 +32,9 @@ type metrics struct {
 	touches    prometheus.Counter
 	uaMismatch prometheus.Counter
 	refusedVec *prometheus.CounterVec
+	rechecks   *prometheus.CounterVec
+	evicting   prometheus.Gauge
+	insecure   prometheus.Gauge
 	handler    http.Handler
 
 	mu       sync.RWMutex
@@ -62,7 +65,7 @@ func newMetrics(reg *prometheus.Registry, pool func() *redis.PoolStats) (*metric
 			Name: "sessiond_sessions_validated_total", Help: "Successful session validations.",
 		}),
 		destroyed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sessiond_sessions_destroyed_total", Help: "Sessions destroyed (logout, logout everywhere, user-agent enforcement).",
+			Name: "sessiond_sessions_destroyed_total", Help: "Sessions ended through the API (logout, logout everywhere, per-device logout, rotation at login, user-agent enforcement, --recheck-user).",
 		}),
 		touches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessiond_session_touch_writes_total", Help: "Validations that wrote a new idle expiry to Redis.",
@@ -73,10 +76,19 @@ func newMetrics(reg *prometheus.Registry, pool func() *redis.PoolStats) (*metric
 		refusedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiond_sessions_refused_total", Help: "Requests refused with a client error, by reason (the error code).",
 		}, []string{"reason"}),
+		rechecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_user_rechecks_total", Help: "Firebase Admin API user lookups for --recheck-user, by result (ok, disabled, deleted, error).",
+		}, []string{"result"}),
+		evicting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sessiond_allow_evicting_redis", Help: "1 when started with --allow-evicting-redis: logout everywhere may then be unconfirmed.",
+		}),
+		insecure: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sessiond_insecure_cookie", Help: "1 when the session cookie lacks Secure (--dev-insecure-cookie): development only.",
+		}),
 		children: make(map[routeStatus]prometheus.Counter),
 		latByRt:  make(map[string]prometheus.Observer),
 	}
-	cs := []prometheus.Collector{m.requests, m.latency, m.created, m.validated, m.destroyed, m.touches, m.uaMismatch, m.refusedVec}
+	cs := []prometheus.Collector{m.requests, m.latency, m.created, m.validated, m.destroyed, m.touches, m.uaMismatch, m.refusedVec, m.rechecks, m.evicting, m.insecure}
 	if pool != nil {
 		cs = append(cs, newPoolCollector(pool))
 	}
@@ -110,6 +122,20 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 }
 
 func (m *metrics) refused(reason string) { m.refusedVec.WithLabelValues(reason).Inc() }
+
+func (m *metrics) recheck(result string) { m.rechecks.WithLabelValues(result).Inc() }
+
+// setConfig exports the settings that weaken a guarantee.
+func (m *metrics) setConfig(allowEvicting, insecureCookie bool) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	m.evicting.Set(b(allowEvicting))
+	m.insecure.Set(b(insecureCookie))
+}
 
 // poolCollector exports go-redis connection pool statistics at scrape time.
 type poolCollector struct {

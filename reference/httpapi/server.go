@@ -4,13 +4,17 @@
 //
 // Routes:
 //
-//	POST   /v1/sessions          create (Authorization: Bearer <ID token>)
+//	POST   /v1/sessions          create (Authorization: Bearer <ID token>);
+//	                             replaces the session of a cookie sent along
 //	GET    /v1/sessions          list the caller's sessions (by cookie)
 //	DELETE /v1/sessions          log out everywhere
 //	GET    /v1/sessions/current  validate the cookie's session
 //	DELETE /v1/sessions/current  log out (idempotent)
+//	DELETE /v1/sessions/{id}     log out one of the caller's sessions (an id
+//	                             from the list)
+//	OPTIONS (the above)          CORS preflight, for Config.CORSOrigins
 //	GET    /healthz              liveness (no Redis)
-//	GET    /readyz               readiness (Redis reachable, not shutting down)
+//	GET    /readyz               readiness (Redis reachable, noeviction, not out of memory; not shutting down)
 //	GET    /metrics              Prometheus metrics (own registry)
 //
 // Errors are JSON {"error": "<code>", "message": "..."}. The server fails
@@ -33,6 +37,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -110,6 +115,32 @@ type Config struct {
 	// TrustedOrigins are origins ("https://app.example.com") allowed to
 	// make cross-origin state-changing requests. Default none.
 	TrustedOrigins []string
+	// CORSOrigins are origins whose pages may call the API from the
+	// browser (fetch with credentials): preflights are answered and
+	// responses carry Access-Control-Allow-Origin for exactly these
+	// origins (never "*"); they are trusted origins too. A page on
+	// another site needs CookieSameSite None; with Lax or Strict every
+	// CORS origin must be the same site as PublicOrigin.
+	CORSOrigins []string
+	// PublicOrigin is the origin browsers use to reach this API
+	// ("https://api.example.com"). Needed to check CORSOrigins are
+	// same-site when CookieSameSite is Lax or Strict.
+	PublicOrigin string
+	// AllowEvictingRedis lets readiness pass on a Redis whose
+	// maxmemory-policy evicts keys (logout everywhere then answers 503
+	// when Redis has evicted keys recently). Default false: such a Redis
+	// fails readiness. Reported on /healthz and as a metric.
+	AllowEvictingRedis bool
+	// Users, with RecheckUser, asks Firebase whether the user of a live
+	// session was disabled, deleted or had its tokens revoked after the
+	// session's sign-in.
+	Users auth.Users
+	// RecheckUser is how often per user and instance (at most) a
+	// validate asks Users about the session's user; 0 (default) never.
+	// Needs Users; implies CheckRevoked on create (a new session counts as
+	// checked). Fails closed: when Firebase cannot answer, a validate that
+	// needs a check answers 503.
+	RecheckUser time.Duration
 	// AccessLog logs one line per request at Info. Default false.
 	AccessLog bool
 
@@ -119,6 +150,18 @@ type Config struct {
 	// PoolStats, when set, exports the Redis connection pool statistics
 	// (pass the go-redis client's PoolStats method).
 	PoolStats func() *redis.PoolStats
+	// TracerProvider turns tracing on (see tracing.go): an otelhttp span
+	// per request, spans around the store and the verifier. Default nil:
+	// off, and nothing is installed.
+	TracerProvider trace.TracerProvider
+	// TraceSampler, with TracerProvider, decides per request and before
+	// any tracing work whether the request is traced; parent is the
+	// caller's traceparent (invalid without one). A refused request
+	// bypasses otelhttp and starts no span, so a low ratio costs little.
+	// Give the provider an always-on sampler then: the decision is made
+	// here. Default nil: every request goes through otelhttp and the
+	// provider's sampler decides.
+	TraceSampler func(parent trace.SpanContext) bool
 	// Version is reported on /healthz. Default "dev".
 	Version string
 	// Now is the clock for the recent-auth check. Default time.Now.
@@ -133,13 +176,23 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	tracer  trace.Tracer // nil: tracing off
+	traced  http.Handler // otelhttp around serve; nil: tracing off
+	sample  func(trace.SpanContext) bool
 
 	cookieName   string
 	cookieSuffix string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
 	clearCookie  string // full Set-Cookie value that expires the cookie
 	healthBody   []byte
+	cors         map[string]bool // CORSOrigins, normalised
+	recheck      *recheck        // nil without RecheckUser
 	shutdown     atomic.Bool
-	uaLogNext    atomic.Int64 // unix ns before which mismatch logs are dropped
+	ready        readyState
+	readyEvery   time.Duration // readyEvery; tests shorten it
+	uaLog        logLimiter    // user-agent mismatches
+	storeLog     logLimiter    // store failures (an outage fails every request)
+	verifyLog    logLimiter    // token verifier undecided
+	recheckLog   logLimiter    // Firebase user lookups failing
 	recPool      sync.Pool
 	bufs         bufPool
 }
@@ -195,6 +248,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cors, err := corsOrigins(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RecheckUser < 0 {
+		return nil, fmt.Errorf("httpapi: Config.RecheckUser %v must be >= 0 (0: never)", cfg.RecheckUser)
+	}
+	if cfg.RecheckUser > 0 && cfg.Users == nil {
+		return nil, errors.New("httpapi: Config.RecheckUser needs Config.Users (the Firebase Admin API; --auth=firebase with credentials, or --auth=emulator)")
+	}
+	if cfg.RecheckUser > 0 {
+		cfg.CheckRevoked = true // a new session is then a checked one
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = NewRegistry()
 	}
@@ -202,6 +268,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.setConfig(cfg.AllowEvictingRedis, cfg.CookieInsecure)
 	s := &Server{
 		cfg:          cfg,
 		store:        cfg.Store,
@@ -212,8 +279,14 @@ func New(cfg Config) (*Server, error) {
 		cookieSuffix: suffix,
 		clearCookie:  cfg.CookieName + "=" + strings.Replace(suffix, "; HttpOnly", "; Max-Age=0; HttpOnly", 1),
 	}
-	s.healthBody = fmt.Appendf(nil, `{"status":"ok","auth":%q,"version":%q}`+"\n", cfg.Verifier.Mode(), cfg.Version)
+	s.healthBody = fmt.Appendf(nil, `{"status":"ok","auth":%q,"version":%q,"allow_evicting_redis":%t,"insecure_cookie":%t,"cookie_name":%q,"recheck_user":%q}`+"\n",
+		cfg.Verifier.Mode(), cfg.Version, cfg.AllowEvictingRedis, cfg.CookieInsecure, cfg.CookieName, recheckLabel(cfg.RecheckUser))
 	s.recPool.New = func() any { return new(recorder) }
+	s.readyEvery = readyEvery
+	s.cors = cors
+	if cfg.RecheckUser > 0 {
+		s.recheck = newRecheck(cfg.Users, cfg.RecheckUser, cfg.VerifyTimeout, m)
+	}
 
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
@@ -221,8 +294,14 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("httpapi: Config.TrustedOrigins: %w (use scheme://host[:port], e.g. https://app.example.com)", err)
 		}
 	}
+	for o := range cors {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("httpapi: Config.CORSOrigins: %w", err)
+		}
+	}
 	cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
 	s.handler = cop.Handler(http.HandlerFunc(s.route))
+	s.setupTracing(cfg.TracerProvider, cfg.TraceSampler)
 	return s, nil
 }
 
@@ -233,19 +312,28 @@ func (s *Server) BeginShutdown() { s.shutdown.Store(true) }
 // Registry returns the registry the metrics are registered in.
 func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
 
-// ServeHTTP counts, times and (optionally) logs the request, recovers
-// panics as 500, and dispatches through the cross-origin protection.
+// ServeHTTP serves the request, through otelhttp when tracing is on.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.traced != nil {
+		s.serveTraced(w, r)
+		return
+	}
+	s.serve(w, r)
+}
+
+// serve counts, times and (optionally) logs the request, recovers
+// panics as 500, and dispatches through the cross-origin protection.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := s.recPool.Get().(*recorder)
-	rec.ResponseWriter, rec.status, rec.wrote = w, 0, false
+	rec.ResponseWriter, rec.status, rec.wrote, rec.code = w, 0, false, ""
 	route := routeLabel(r.Method, r.URL.Path)
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.Error("panic serving request", "route", route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.log.ErrorContext(r.Context(), "panic serving request", "route", route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rec.wrote {
 				s.writeError(rec, http.StatusInternalServerError, "internal", "internal server error")
 			}
@@ -256,13 +344,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		d := time.Since(start)
 		s.metrics.observe(route, status, d)
+		if s.tracer != nil {
+			annotateRequest(r.Context(), route, status, rec.code)
+		}
 		if s.cfg.AccessLog {
-			s.log.Info("request", "method", r.Method, "route", route, "status", status,
+			s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", status,
 				"duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
 		}
 		rec.ResponseWriter = nil
 		s.recPool.Put(rec)
 	}()
+	if len(r.TransferEncoding) > 0 {
+		// Go's server would serve a chunked request and, when it also
+		// carries Content-Length, drop that header without a trace: the
+		// request smuggling shape RFC 9112 §6.1 says to answer and then
+		// close. No browser sends a chunked body to this API (fetch sends
+		// Content-Length; streaming bodies need HTTP/2, which has no
+		// Transfer-Encoding), so every chunked request is refused.
+		rec.Header().Set("Connection", "close")
+		s.writeError(rec, http.StatusBadRequest, "chunked_body_refused",
+			"send the request body with Content-Length, not Transfer-Encoding (a request with both is refused, RFC 9112 §6.1); the connection is closed")
+		return
+	}
+	if len(s.cors) > 0 && s.applyCORS(rec, r) {
+		return // a preflight, answered
+	}
 	s.handler.ServeHTTP(rec, r)
 }
 
@@ -309,7 +415,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.handler.ServeHTTP(w, r)
 	default:
-		s.writeError(w, http.StatusNotFound, "not_found", "no such route; see /v1/sessions, /v1/sessions/current, /healthz, /readyz, /metrics")
+		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/sessions/"); ok && id != "" && !strings.Contains(id, "/") {
+			if r.Method != http.MethodDelete {
+				s.methodNotAllowed(w, "DELETE")
+				return
+			}
+			s.handleDestroyHandle(w, r, id)
+			return
+		}
+		s.writeError(w, http.StatusNotFound, "not_found", "no such route; see /v1/sessions, /v1/sessions/current, /v1/sessions/{id}, /healthz, /readyz, /metrics")
 	}
 }
 
@@ -320,6 +434,8 @@ const (
 	rtDestroyAll = "DELETE /v1/sessions"
 	rtCurrent    = "GET /v1/sessions/current"
 	rtDestroy    = "DELETE /v1/sessions/current"
+	rtDestroyOne = "DELETE /v1/sessions/{id}"
+	rtPreflight  = "OPTIONS (CORS preflight)"
 	rtHealth     = "GET /healthz"
 	rtReady      = "GET /readyz"
 	rtMetrics    = "GET /metrics"
@@ -329,12 +445,15 @@ const (
 // routeLabels lists every label routeLabel returns, so metrics can
 // create each series up front.
 func routeLabels() []string {
-	return []string{rtCreate, rtList, rtDestroyAll, rtCurrent, rtDestroy, rtHealth, rtReady, rtMetrics, rtOther}
+	return []string{rtCreate, rtList, rtDestroyAll, rtCurrent, rtDestroy, rtDestroyOne, rtPreflight, rtHealth, rtReady, rtMetrics, rtOther}
 }
 
 // routeLabel is the metrics label of a request: a fixed set, so a scanner
 // probing random paths cannot blow up the series count.
 func routeLabel(method, path string) string {
+	if method == http.MethodOptions && isAPIPath(path) {
+		return rtPreflight
+	}
 	switch path {
 	case "/v1/sessions/current":
 		switch method {
@@ -359,7 +478,19 @@ func routeLabel(method, path string) string {
 	case "/metrics":
 		return rtMetrics
 	}
+	if method == http.MethodDelete && isAPIPath(path) && path != "/v1/sessions" {
+		return rtDestroyOne
+	}
 	return rtOther
+}
+
+// isAPIPath reports the paths of the session API (CORS applies to them).
+func isAPIPath(path string) bool {
+	if path == "/v1/sessions" {
+		return true
+	}
+	id, ok := strings.CutPrefix(path, "/v1/sessions/")
+	return ok && id != "" && !strings.Contains(id, "/")
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, allow string) {
@@ -368,8 +499,12 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, allow string) {
 }
 
 func (s *Server) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, http.StatusForbidden, "cross_origin", "cross-origin state-changing request refused; add the origin with --trusted-origin if it is yours")
+	s.writeError(w, http.StatusForbidden, "cross_origin", crossOriginHint)
 }
+
+// crossOriginHint is the message of every cross-origin refusal.
+const crossOriginHint = "cross-origin request refused; if the page's origin is yours, allow it with --cors-origin ORIGIN " +
+	"(a page on another site also needs --cookie-samesite none), or serve the page and the API from one origin behind a reverse proxy"
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -379,16 +514,55 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(s.healthBody)
 }
 
+// readyEvery is how long a readiness verdict is reused: /readyz is public
+// and probes may come often; Redis sees at most one INFO a second.
+const readyEvery = time.Second
+
+// readyState is the last readiness reading of the store.
+type readyState struct {
+	mu      sync.Mutex
+	at      time.Time
+	backend session.Backend
+	err     error
+}
+
+// backend returns the store's Backend, read at most once per readyEvery
+// (concurrent probes wait for the one reading).
+func (s *Server) backend(ctx context.Context) (session.Backend, error) {
+	rs := &s.ready
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if !rs.at.IsZero() && time.Since(rs.at) < s.readyEvery {
+		return rs.backend, rs.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	rs.backend, rs.err = s.store.Backend(ctx)
+	rs.at = time.Now()
+	return rs.backend, rs.err
+}
+
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if s.shutdown.Load() {
 		s.writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	b, err := s.backend(r.Context())
+	if err != nil {
 		s.log.Warn("readiness: store unreachable", "err", err)
 		s.writeError(w, http.StatusServiceUnavailable, "store_unavailable", "session store unreachable")
+		return
+	}
+	if b.Evicting() && !s.cfg.AllowEvictingRedis {
+		s.log.Warn("readiness: Redis evicts keys; logout everywhere could miss sessions", "policy", b.MaxmemoryPolicy)
+		s.writeError(w, http.StatusServiceUnavailable, "store_evicting",
+			"Redis maxmemory-policy is "+b.MaxmemoryPolicy+": it may evict the index that logout everywhere relies on; set it to noeviction (or start sessiond with --allow-evicting-redis)")
+		return
+	}
+	if b.OutOfMemory {
+		s.log.Warn("readiness: Redis is out of memory; creates fail", "used_memory", b.UsedMemory, "maxmemory", b.MaxMemory, "policy", b.MaxmemoryPolicy)
+		s.writeError(w, http.StatusServiceUnavailable, "store_full",
+			"Redis refuses writes: out of memory (maxmemory); logins fail until it has room (raise maxmemory or lower --absolute-timeout / --max-sessions-per-user)")
 		return
 	}
 	h := w.Header()
@@ -398,11 +572,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
 }
 
-// recorder remembers the status for metrics and the panic handler.
+// recorder remembers the status for metrics and the panic handler, and
+// the error code for the trace.
 type recorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	code   string // writeError's code
 }
 
 func (r *recorder) WriteHeader(code int) {

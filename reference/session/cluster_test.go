@@ -23,6 +23,9 @@ func TestClusterMode(t *testing.T) {
 	if err := s.Ping(ctxT(t)); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
+	if b, err := s.Backend(ctxT(t)); err != nil || b.MaxmemoryPolicy != PolicyNoEviction || b.OutOfMemory {
+		t.Fatalf("Backend on a cluster = %+v, %v; want noeviction, not out of memory", b, err)
+	}
 	// Enough users and sessions to land keys on every master.
 	var ids []string
 	for u := 0; u < 10; u++ {

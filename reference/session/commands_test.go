@@ -33,7 +33,8 @@ func TestRedisCommandsPerOperation(t *testing.T) {
 	e := realEnv(t)
 	rdb := e.rdb.(*redis.Client)
 	s := e.store(t, Config{})
-	id := mustCreate(t, s, newSess("warm")) // loads the scripts
+	s.clock.every = time.Hour               // one TIME for the whole test, counted below
+	id := mustCreate(t, s, newSess("warm")) // loads the scripts and reads Redis's clock
 	_, _ = s.Validate(ctxT(t), id)
 	e.clock.Advance(DefaultIdleTimeout / 5)
 	_, _ = s.Validate(ctxT(t), id)

@@ -13,6 +13,7 @@ const (
 	DefaultMaxSessionsPerUser = 10
 	DefaultMaxDataBytes       = 4096
 	DefaultKeyPrefix          = "sb:"
+	DefaultInUseWindow        = time.Minute
 )
 
 // createGrace is how long an index entry may exist before its session:
@@ -42,8 +43,12 @@ type Config struct {
 	// Default IdleTimeout/10; must be below IdleTimeout.
 	TouchThreshold time.Duration
 	// MaxSessionsPerUser caps live sessions per user; creating one more
-	// destroys the oldest. Default 10; negative means no cap.
+	// ends the least recently used one (see InUseWindow). Default 10;
+	// negative means no cap.
 	MaxSessionsPerUser int
+	// InUseWindow: the per-user cap never ends a session read within
+	// this window while another choice exists. Default 1m.
+	InUseWindow time.Duration
 	// MaxDataBytes caps custom data size (compacted JSON). Default 4096.
 	MaxDataBytes int
 	// KeyPrefix prefixes every key. Default "sb:". Do not put a Redis
@@ -83,6 +88,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxDataBytes == 0 {
 		c.MaxDataBytes = DefaultMaxDataBytes
+	}
+	if c.InUseWindow == 0 {
+		c.InUseWindow = DefaultInUseWindow
+	}
+	if c.InUseWindow < 0 {
+		return c, fmt.Errorf("session: Config.InUseWindow %v: must be >= 0 (0 means 1m)", c.InUseWindow)
 	}
 	if c.MaxDataBytes < 2 {
 		return c, fmt.Errorf("session: Config.MaxDataBytes %d: must be at least 2 (room for \"{}\"; 0 means 4096)", c.MaxDataBytes)

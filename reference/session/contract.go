@@ -39,6 +39,10 @@ type NewSession struct {
 	ClientIP  string            // request client IP
 	Data      json.RawMessage   // optional JSON object, ≤ Config.MaxDataBytes
 	Sealed    map[string][]byte // optional secrets, encrypted with Config.Sealer
+	// Replaces is the ID of a session this one replaces (the cookie a
+	// browser presented when it logged in again): Create destroys it once
+	// the new session exists, whoever it belonged to. Optional.
+	Replaces string
 }
 
 // Session is a live session record as read back from Redis. It never
@@ -57,6 +61,7 @@ type Session struct {
 	Data           json.RawMessage   // JSON object, "{}" when none
 	Sealed         map[string][]byte // decrypted; nil unless requested/present
 	Touched        bool              // Validate wrote a new expiry this call
+	Replaced       bool              // Create destroyed NewSession.Replaces
 }
 
 // Info is one entry of a user's session list (GET /v1/sessions). Handle
@@ -83,15 +88,40 @@ type GCReport struct {
 }
 
 // API is the behaviour the HTTP layer and loadgen's store driver rely on.
-// *Store implements it.
+// *Store implements it. Every method returns ErrBackend (wrapped) when
+// Redis fails; writes (Create, Destroy, UpdateData, DestroyAll,
+// DestroyHandle) then also wrap ErrNotApplied or ErrOutcomeUnknown, and
+// never take effect after ctx's deadline.
 type API interface {
+	// Create starts a session and returns its ID (the cookie value).
+	// Errors: ErrInvalidSession, ErrInvalidData, ErrDataTooLarge,
+	// ErrNoSealer (nothing written), or a backend error after which
+	// nothing is left behind.
 	Create(ctx context.Context, ns NewSession) (id string, s *Session, err error)
+	// Validate returns the live session. Errors: ErrMalformedID (no
+	// Redis call), ErrNotFound (never existed, destroyed, TTL expired),
+	// ErrExpired (found past a deadline: deleted now).
 	Validate(ctx context.Context, id string) (*Session, error)
+	// Destroy ends the session. Errors: ErrMalformedID, ErrNotFound.
 	Destroy(ctx context.Context, id string) error
+	// UpdateData replaces the custom data, keeping the TTL. Errors:
+	// ErrMalformedID, ErrNotFound, ErrExpired, ErrInvalidData,
+	// ErrDataTooLarge.
 	UpdateData(ctx context.Context, id string, data json.RawMessage) error
+	// List returns userID's live sessions, oldest first (empty, not nil,
+	// when none); currentID marks the caller's.
 	List(ctx context.Context, userID string, currentID string) ([]Info, error)
+	// DestroyAll ends every session of userID and returns how many.
+	// ErrLogoutUnconfirmed (with the count) when Redis has evicted keys
+	// recently: sessions of the user may remain.
 	DestroyAll(ctx context.Context, userID string) (int, error)
+	// DestroyHandle ends one of userID's sessions by its Info.Handle.
+	// Errors: ErrNotFound when userID has no such session.
+	DestroyHandle(ctx context.Context, userID, handle string) error
+	// Ping checks that Redis answers.
 	Ping(ctx context.Context) error
+	// Backend reports Redis's eviction policy and memory state.
+	Backend(ctx context.Context) (Backend, error)
 }
 
 var _ API = (*Store)(nil)

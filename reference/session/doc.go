@@ -57,7 +57,8 @@
 // latest member's expiry and is pruned (ZREMRANGEBYSCORE of expired
 // scores) on every write. The session key and the index key live in
 // different hash slots, so no script ever touches both: every script
-// touches exactly ONE key and works unchanged on Redis Cluster. The
+// touches exactly ONE key and works unchanged on Redis Cluster (a
+// pipeline of single-key scripts where several keys are deleted). The
 // invariant that makes this safe is:
 //
 //	the index is a SUPERSET of the user's live sessions.
@@ -71,10 +72,59 @@
 // entry, if more than createGrace passed between its two writes).
 // An entry's creation time is read back as score − AbsoluteTimeout.
 //
+// A login from a browser that still holds a session (NewSession.Replaces,
+// the cookie it presented) destroys that session once the new one
+// exists, whoever owned it, so a page that logs in on every load leaves
+// no orphans.
+//
 // The per-user cap (default 10) is enforced after the new session is
-// written: the oldest live sessions beyond the cap are destroyed. Under
-// concurrent logins of one user the cap is best effort (it may briefly
-// be exceeded, never undercut below the newest session).
+// written: beyond the cap, the least recently used sessions are ended
+// (OBJECT IDLETIME: seconds since any read, without touching the key),
+// never one read within Config.InUseWindow (1 m) while another choice
+// exists. Any read counts, including the user's own GET /v1/sessions.
+// Under concurrent logins of one user the cap is best effort (it may
+// briefly be exceeded, never undercut below the newest session).
+//
+// # Eviction
+//
+// The index is a superset of the live sessions only as long as Redis
+// keeps every key until its TTL: under an evicting maxmemory-policy
+// (volatile-lru is Memorystore's default) the user index, touched only
+// at login and logout, is the least recently used key and goes first;
+// "log out everywhere" would then miss sessions. Run Redis with
+// maxmemory-policy noeviction (Backend reports the policy; sessiond
+// refuses to start otherwise). Whatever the policy, DestroyAll never
+// reports success while it cannot be sure: when Redis's evicted_keys
+// counter moved within the last AbsoluteTimeout (older evictions can
+// only have hit indexes whose sessions all expired since), it returns
+// ErrLogoutUnconfirmed. Redis does not say when it evicted, so the
+// counter and the time it was first seen are kept in the key
+// KeyPrefix+"m:evictions", shared by every instance.
+//
+// # Failed writes
+//
+// A write that fails must not happen later, and must say what it knows.
+// Every write script (scripts.go) carries a fence: the caller's deadline
+// expressed in Redis time (TIME), from a lower bound of the offset
+// between the two clocks measured every 10 s (and again whenever Redis
+// refuses a write as late that arrived in time: a clock step). A write
+// Redis runs after its fence — queued behind a paused or busy Redis
+// after its caller reported the failure — is refused and changes
+// nothing. Redis checks maxmemory before a script's first write only, so
+// each script's first write is the one that may be refused (ZADD before
+// ZREMRANGEBYSCORE); a full noeviction Redis then refuses a Create
+// whole. Scripts are idempotent, so go-redis's retry of a command whose
+// connection broke does no harm.
+//
+// Failed writes wrap ErrBackend and either ErrNotApplied (Redis answered
+// with an error, or no connection was made) or ErrOutcomeUnknown (no
+// reply in time: it may have run before its deadline). A Create that
+// fails after its index write removes what it may have written (at
+// once when Redis answered, else in the background for up to 30 s;
+// Drain waits), so a failed Create leaves nothing. A Destroy whose
+// outcome is unknown may have happened; retrying it is safe. Writes
+// refused for lack of memory also wrap ErrOutOfMemory, and Backend
+// reports the state for readiness probes.
 //
 // # Errors
 //

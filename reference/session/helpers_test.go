@@ -189,3 +189,11 @@ func commandStats(t testing.TB, rdb *redis.Client) map[string]int64 {
 	}
 	return out
 }
+
+// advance moves the store clock and, on miniredis, the server clock.
+func (e *env) advance(d time.Duration) {
+	e.clock.Advance(d)
+	if e.mini != nil {
+		e.mini.SetTime(e.clock.Now())
+	}
+}

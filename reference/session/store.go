@@ -7,8 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -23,6 +28,9 @@ type Store struct {
 	rdb     redis.UniversalClient
 	cfg     Config
 	scripts scripts
+	clock   redisClock     // Redis TIME offset, for fences
+	oomAt   atomic.Int64   // unix ns of the last write refused with OOM; 0 after a write succeeds
+	bg      sync.WaitGroup // background clean-ups (see Drain)
 
 	idleMS, absMS       int64
 	idleArg, touchArg   string // idle and threshold in ms, preformatted
@@ -49,6 +57,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		sessPrefix: c.KeyPrefix + "s:",
 		idxPref:    c.KeyPrefix + "u:",
 	}
+	s.clock.every = clockSyncEvery
 	s.idleArg = strconv.FormatInt(s.idleMS, 10)
 	s.touchArg = strconv.FormatInt(c.TouchThreshold.Milliseconds(), 10)
 	return s, nil
@@ -67,7 +76,18 @@ func (s *Store) sessionKeyFromHash(hash string) string { return s.sessPrefix + h
 
 // Create starts a session for ns and returns its new ID (the cookie
 // value: never log it) and the stored record. It writes the user index
-// entry first, then the session, then enforces MaxSessionsPerUser.
+// entry first, then the session; then it destroys ns.Replaces (if set)
+// and enforces MaxSessionsPerUser.
+//
+// The session write is the commit point. A Create that returns an error
+// leaves nothing behind: a write Redis refused changed nothing, a write
+// whose reply did not come in time cannot run after ctx's deadline (see
+// the fence in scripts.go) and is undone in the background if it ran
+// before (Drain waits for that). The error wraps ErrBackend and
+// ErrNotApplied or ErrOutcomeUnknown; ErrOutOfMemory when Redis is full.
+// Destroying ns.Replaces and the cap are best effort once the session
+// exists: Session.Replaced says whether the replaced session was ended,
+// and the cap is enforced again by the next Create.
 func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, error) {
 	if err := checkNewSession(&ns); err != nil {
 		return "", nil, err
@@ -88,6 +108,13 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 	key := string(kb)
 	member := key[len(s.sessPrefix):]
 
+	// The session write must land within createGrace of the index
+	// write (readers prune older index entries whose session is
+	// missing), and never after the caller gave up.
+	fence, err := s.fence(ctx, time.Now().Add(createGrace))
+	if err != nil {
+		return "", nil, fmt.Errorf("session: create: %w", err)
+	}
 	now := s.cfg.Now()
 	nowMS := now.UnixMilli()
 	abs := nowMS + s.absMS
@@ -107,25 +134,34 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 	}
 
 	idx := s.indexKey(ns.UserID)
-	card, err := s.scripts.indexAdd.Run(ctx, s.rdb, []string{idx}, nowMS, member, abs).Int64()
+	card, err := s.runWrite(ctx, s.scripts.indexAdd, fence, []string{idx}, nowMS, member, abs).Int64()
 	if err != nil {
-		return "", nil, backendErr("create: index", err)
+		werr := s.writeErr("create: index", err)
+		if !errors.Is(werr, ErrNotApplied) {
+			s.undoCreate(ctx, idx, member, "", false)
+		}
+		return "", nil, werr
 	}
 	if s.cfg.Now().Sub(now) > createGrace {
-		return "", nil, fmt.Errorf("session: create: %w: index write took longer than %v; gave up", ErrBackend, createGrace)
+		s.undoCreate(ctx, idx, member, "", true)
+		return "", nil, fmt.Errorf("session: create: %w: %w: index write took longer than %v; gave up", ErrBackend, ErrNotApplied, createGrace)
 	}
-	ok, err := s.scripts.create.Run(ctx, s.rdb, []string{key}, args...).Int64()
+	ok, err := s.runWrite(ctx, s.scripts.create, fence, []string{key}, args...).Int64()
 	if err != nil {
-		return "", nil, backendErr("create: write", err)
+		werr := s.writeErr("create: write", err)
+		answered := errors.Is(werr, ErrNotApplied)
+		sessKey := key
+		if answered {
+			sessKey = ""
+		}
+		s.undoCreate(ctx, idx, member, sessKey, answered)
+		return "", nil, werr
 	}
 	if ok != 1 {
+		s.undoCreate(ctx, idx, member, "", true)
 		return "", nil, errors.New("session: create: session key already exists (random ID collision)")
 	}
-	if s.cfg.MaxSessionsPerUser > 0 && card > int64(s.cfg.MaxSessionsPerUser) {
-		if err := s.enforceCap(ctx, idx, member, nowMS); err != nil {
-			return "", nil, err
-		}
-	}
+	s.wrote()
 	sess := &Session{
 		UserID: ns.UserID, Email: ns.Email, Tenant: ns.Tenant,
 		CreatedAt: fromMS(nowMS), LastSeen: fromMS(nowMS),
@@ -136,7 +172,35 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 	if len(ns.Sealed) > 0 {
 		sess.Sealed = ns.Sealed
 	}
+	if ns.Replaces != "" && ns.Replaces != id {
+		// The cap below re-reads the index, so it sees this one gone.
+		sess.Replaced = s.Destroy(ctx, ns.Replaces) == nil
+	}
+	if s.cfg.MaxSessionsPerUser > 0 && card > int64(s.cfg.MaxSessionsPerUser) {
+		_ = s.enforceCap(ctx, idx, member, nowMS)
+	}
 	return id, sess, nil
+}
+
+// undoCreate removes what a failed Create may have written: its session
+// key (when sessKey is set: the write's outcome is unknown) and its
+// index entry. Both are always safe to remove: the caller never got the
+// ID. When Redis answered (answered: it is up) it tries at once, within
+// ctx's time; what remains is retried in the background for up to
+// cleanupTimeout (a paused Redis runs it when it resumes).
+func (s *Store) undoCreate(ctx context.Context, idx, member, sessKey string, answered bool) {
+	undo := func(ctx context.Context) error {
+		if sessKey != "" {
+			if err := s.rdb.Del(ctx, sessKey).Err(); err != nil {
+				return err
+			}
+		}
+		return s.rdb.ZRem(ctx, idx, member).Err()
+	}
+	if answered && ctx.Err() == nil && undo(context.WithoutCancel(ctx)) == nil {
+		return
+	}
+	s.background(undo)
 }
 
 // createdMS recovers an index entry's creation time from its score.
@@ -174,40 +238,127 @@ func (s *Store) indexEntries(ctx context.Context, idx string) ([]redis.Z, []bool
 	return zs, exists, nil
 }
 
-// enforceCap destroys the oldest live sessions of an index beyond
-// MaxSessionsPerUser (never keep, the session just created) and prunes
-// stale entries on the way.
+// enforceCap ends sessions of an index beyond MaxSessionsPerUser, never
+// keep (the session just created), and prunes stale entries on the way.
+// It ends the least recently used sessions first, and one used within
+// Config.InUseWindow only when no other is left: OBJECT IDLETIME tells
+// the seconds since any command read a session (including GET
+// /v1/sessions, which reads them all), without itself touching the key.
+// Where Redis does not track idle time (an LFU policy) it ends the
+// oldest sessions first.
 func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) error {
-	zs, exists, err := s.indexEntries(ctx, idx)
+	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
 	if err != nil {
-		return backendErr("create: cap", err)
+		return backendErr("create: cap: read index", err)
 	}
-	var live, drop []string
+	idle := make([]*redis.DurationCmd, len(zs))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, z := range zs {
+			idle[i] = p.ObjectIdleTime(ctx, s.sessionKeyFromHash(z.Member.(string)))
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) && !isReplyErr(err) {
+		return backendErr("create: cap: idle times", err)
+	}
+	type cand struct {
+		member string
+		score  float64
+		idle   time.Duration
+	}
+	var live []cand
+	var drop []string
 	for i, z := range zs {
 		m := z.Member.(string)
+		if m == keep {
+			continue
+		}
+		d, err := idle[i].Result()
 		switch {
-		case m == keep:
-		case exists[i] && int64(z.Score) > nowMS:
-			live = append(live, m)
-		case s.staleMissing(z.Score, nowMS):
-			drop = append(drop, m)
+		case errors.Is(err, redis.Nil): // the session is gone
+			if s.staleMissing(z.Score, nowMS) {
+				drop = append(drop, m)
+			}
+		case int64(z.Score) <= nowMS:
+			drop = append(drop, m) // past absolute expiry
+		case err != nil: // idle time not tracked: creation order decides
+			live = append(live, cand{m, z.Score, 0})
+		default:
+			live = append(live, cand{m, z.Score, d})
 		}
 	}
 	excess := len(live) + 1 - s.cfg.MaxSessionsPerUser
 	if excess > 0 {
-		evict := live[:excess] // oldest first: scores ascend with creation
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, m := range evict {
-				p.Del(ctx, s.sessionKeyFromHash(m))
+		window := s.cfg.InUseWindow
+		sort.SliceStable(live, func(a, b int) bool {
+			ia, ib := live[a].idle >= window, live[b].idle >= window
+			if ia != ib {
+				return ia // sessions not in use first
+			}
+			if live[a].idle != live[b].idle {
+				return live[a].idle > live[b].idle
+			}
+			return live[a].score < live[b].score // then the oldest
+		})
+		keys := make([]string, excess)
+		for i := range keys {
+			keys[i] = s.sessionKeyFromHash(live[i].member)
+			drop = append(drop, live[i].member)
+		}
+		fence, err := s.fence(ctx, time.Time{})
+		if err != nil {
+			return fmt.Errorf("session: create: cap: %w", err)
+		}
+		if _, err := s.delKeys(ctx, "create: cap", fence, keys); err != nil {
+			return err
+		}
+	}
+	return s.zrem(ctx, "create: cap: prune index", idx, drop)
+}
+
+// isReplyErr reports an error answer of Redis (not a transport failure).
+func isReplyErr(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+// delKeys deletes keys with delLua under one fence, pipelined (one EVAL
+// per key, so each touches one key and the pipeline works on a cluster),
+// and reports which it deleted. On error nothing is reported deleted and
+// the error says whether any delete may have happened.
+func (s *Store) delKeys(ctx context.Context, op string, fence *fenced, keys []string) ([]bool, error) {
+	deleted := make([]bool, len(keys))
+	run := func() error {
+		cmds := make([]*redis.Cmd, len(keys))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = s.scripts.del.Eval(ctx, p, []string{k}, fence.arg)
 			}
 			return nil
 		})
-		if err != nil {
-			return backendErr("create: cap: evict", err)
+		for i, c := range cmds {
+			if n, cerr := c.Int64(); cerr == nil && n == 1 {
+				deleted[i] = true
+			}
 		}
-		drop = append(drop, evict...)
+		return err
 	}
-	return s.zrem(ctx, "create: cap: prune index", idx, drop)
+	err := run()
+	if err != nil && s.refreshable(ctx, fence, err) {
+		err = run()
+	}
+	if err != nil {
+		some := false
+		for _, d := range deleted {
+			some = some || d
+		}
+		werr := s.writeErr(op, err)
+		if some && errors.Is(werr, ErrNotApplied) {
+			// Some deletes ran, some were refused: not "not applied".
+			werr = fmt.Errorf("session: %s: %w: %w: some deletes ran, some failed: %w", op, ErrBackend, ErrOutcomeUnknown, err)
+		}
+		return nil, werr
+	}
+	return deleted, nil
 }
 
 func (s *Store) zrem(ctx context.Context, op, idx string, members []string) error {
@@ -322,23 +473,29 @@ func parseMS(v any) (int64, error) {
 // Destroy deletes the session for id, then its user-index entry. After
 // Destroy returns nil no concurrent or later call can revive it. A
 // session that does not exist gives ErrNotFound (callers logging out
-// may ignore it).
+// may ignore it). A Redis failure wraps ErrBackend with ErrNotApplied or
+// ErrOutcomeUnknown; either way the delete never runs after ctx's
+// deadline.
 func (s *Store) Destroy(ctx context.Context, id string) error {
 	var sum [sha256.Size]byte
 	kb, ok := appendSessionKey(nil, s.cfg.KeyPrefix, id, &sum)
 	if !ok {
 		return ErrMalformedID
 	}
-	return s.destroyKey(ctx, string(kb))
+	fence, err := s.fence(ctx, time.Time{})
+	if err != nil {
+		return fmt.Errorf("session: destroy: %w", err)
+	}
+	return s.destroyKey(ctx, string(kb), fence)
 }
 
-func (s *Store) destroyKey(ctx context.Context, key string) error {
-	r, err := s.scripts.destroy.Run(ctx, s.rdb, []string{key}).Text()
+func (s *Store) destroyKey(ctx context.Context, key string, fence *fenced) error {
+	r, err := s.runWrite(ctx, s.scripts.destroy, fence, []string{key}).Text()
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
 			return ErrNotFound
 		}
-		return backendErr("destroy", err)
+		return s.writeErr("destroy", err)
 	}
 	var rec record
 	if err := decodeRecord([]byte(r), &rec); err != nil {
@@ -346,30 +503,40 @@ func (s *Store) destroyKey(ctx context.Context, key string) error {
 		// (if any) is stale and GC prunes it.
 		return nil
 	}
-	return s.zrem(ctx, "destroy: index", s.indexKey(rec.UserID), []string{key[len(s.sessPrefix):]})
+	// The session is gone: a stale index entry left by a failed ZREM is
+	// tolerated by every reader and pruned later, so it is no failure.
+	_ = s.zrem(ctx, "destroy: index", s.indexKey(rec.UserID), []string{key[len(s.sessPrefix):]})
+	return nil
 }
 
 // DestroyHandle destroys one of userID's sessions named by its
 // Info.Handle (for "log out that device"). ErrNotFound if userID has no
-// such session.
+// such session: another user's handle is never looked up, so it cannot
+// be probed. Redis failures as for Destroy.
 func (s *Store) DestroyHandle(ctx context.Context, userID, handle string) error {
 	if len(handle) != HandleLen {
 		return ErrNotFound
 	}
+	fence, err := s.fence(ctx, time.Time{})
+	if err != nil {
+		return fmt.Errorf("session: destroy handle: %w", err)
+	}
 	members, err := s.rdb.ZRange(ctx, s.indexKey(userID), 0, -1).Result()
 	if err != nil {
-		return backendErr("destroy handle: read index", err)
+		return fmt.Errorf("session: destroy handle: read index: %w: %w: %w", ErrBackend, ErrNotApplied, err)
 	}
 	for _, m := range members {
 		if strings.HasPrefix(m, handle) {
-			return s.destroyKey(ctx, s.sessionKeyFromHash(m))
+			return s.destroyKey(ctx, s.sessionKeyFromHash(m), fence)
 		}
 	}
 	return ErrNotFound
 }
 
 // UpdateData replaces the custom data of a live session, keeping its
-// TTL. It never recreates a destroyed session (ErrNotFound).
+// TTL. It never recreates a destroyed session (ErrNotFound), and never
+// runs after ctx's deadline (so a late update cannot overwrite a newer
+// one).
 func (s *Store) UpdateData(ctx context.Context, id string, data json.RawMessage) error {
 	var sum [sha256.Size]byte
 	kb, ok := appendSessionKey(nil, s.cfg.KeyPrefix, id, &sum)
@@ -380,12 +547,17 @@ func (s *Store) UpdateData(ctx context.Context, id string, data json.RawMessage)
 	if err != nil {
 		return err
 	}
-	n, err := s.scripts.update.Run(ctx, s.rdb, []string{string(kb)}, s.cfg.Now().UnixMilli(), s.idleArg, d).Int64()
+	fence, err := s.fence(ctx, time.Time{})
 	if err != nil {
-		return backendErr("update data", err)
+		return fmt.Errorf("session: update data: %w", err)
+	}
+	n, err := s.runWrite(ctx, s.scripts.update, fence, []string{string(kb)}, s.cfg.Now().UnixMilli(), s.idleArg, d).Int64()
+	if err != nil {
+		return s.writeErr("update data", err)
 	}
 	switch n {
 	case 1:
+		s.wrote()
 		return nil
 	case -1:
 		return ErrExpired
@@ -456,39 +628,55 @@ func (s *Store) List(ctx context.Context, userID, currentID string) ([]Info, err
 }
 
 // DestroyAll destroys every session of userID ("log out everywhere")
-// and returns how many live sessions it deleted.
+// and returns how many live sessions it deleted. It reports success only
+// when no session of the user can remain: if Redis has evicted keys in
+// the last AbsoluteTimeout (possible only under an evicting
+// maxmemory-policy), the index may have lost entries and it returns the
+// count with ErrLogoutUnconfirmed. Redis failures as for Destroy; no
+// delete runs after ctx's deadline.
 func (s *Store) DestroyAll(ctx context.Context, userID string) (int, error) {
+	fence, err := s.fence(ctx, time.Time{})
+	if err != nil {
+		return 0, fmt.Errorf("session: destroy all: %w", err)
+	}
 	idx := s.indexKey(userID)
 	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
 	if err != nil {
-		return 0, backendErr("destroy all: read index", err)
+		return 0, fmt.Errorf("session: destroy all: read index: %w: %w: %w", ErrBackend, ErrNotApplied, err)
 	}
-	if len(zs) == 0 {
-		return 0, nil
-	}
-	dels := make([]*redis.IntCmd, len(zs))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, z := range zs {
-			dels[i] = p.Del(ctx, s.sessionKeyFromHash(z.Member.(string)))
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, backendErr("destroy all: delete sessions", err)
-	}
-	nowMS := s.cfg.Now().UnixMilli()
 	n := 0
-	var drop []string
-	for i, z := range zs {
-		m := z.Member.(string)
-		if dels[i].Val() == 1 {
-			n++
-			drop = append(drop, m)
-		} else if s.staleMissing(z.Score, nowMS) {
-			drop = append(drop, m)
+	if len(zs) > 0 {
+		keys := make([]string, len(zs))
+		for i, z := range zs {
+			keys[i] = s.sessionKeyFromHash(z.Member.(string))
 		}
+		deleted, err := s.delKeys(ctx, "destroy all", fence, keys)
+		if err != nil {
+			return 0, err
+		}
+		nowMS := s.cfg.Now().UnixMilli()
+		var drop []string
+		for i, z := range zs {
+			m := z.Member.(string)
+			if deleted[i] {
+				n++
+				drop = append(drop, m)
+			} else if s.staleMissing(z.Score, nowMS) {
+				drop = append(drop, m)
+			}
+		}
+		// The sessions are gone; entries a failed ZREM leaves are stale
+		// and tolerated.
+		_ = s.zrem(ctx, "destroy all: prune index", idx, drop)
 	}
-	return n, s.zrem(ctx, "destroy all: prune index", idx, drop)
+	risk, err := s.evictionRisk(ctx)
+	if err != nil {
+		return n, fmt.Errorf("%w (%w: %w)", ErrLogoutUnconfirmed, ErrBackend, err)
+	}
+	if risk {
+		return n, ErrLogoutUnconfirmed
+	}
+	return n, nil
 }
 
 // Ping checks that Redis answers (every master on a cluster), for
@@ -521,13 +709,22 @@ func checkNewSession(ns *NewSession) error {
 	case len(ns.Tenant) > maxTenantLen:
 		return fmt.Errorf("%w: Tenant is %d bytes; at most %d", ErrInvalidSession, len(ns.Tenant), maxTenantLen)
 	}
-	if len(ns.UserAgent) > maxUserAgentLen {
-		ns.UserAgent = ns.UserAgent[:maxUserAgentLen]
-	}
+	ns.UserAgent = StoredUserAgent(ns.UserAgent)
 	if len(ns.ClientIP) > maxClientIPLen {
 		ns.ClientIP = ns.ClientIP[:maxClientIPLen]
 	}
 	return nil
+}
+
+// StoredUserAgent is the form of a User-Agent header the store keeps:
+// its first 512 bytes (it is untrusted display data). Compare a request's
+// header with Session.UserAgent in this form, never raw: a longer header
+// would otherwise never match its own session.
+func StoredUserAgent(ua string) string {
+	if len(ua) > maxUserAgentLen {
+		return ua[:maxUserAgentLen]
+	}
+	return ua
 }
 
 // normalizeData checks that d is a JSON object of at most max bytes once
@@ -542,6 +739,12 @@ func normalizeData(d json.RawMessage, max int) (string, error) {
 	}
 	if t[0] != '{' || !json.Valid(t) {
 		return "", fmt.Errorf("%w: got %.20q", ErrInvalidData, t)
+	}
+	// json.Valid accepts invalid UTF-8 inside strings and Compact copies
+	// it through; RFC 8259 requires UTF-8, and clients reading the data
+	// back would choke on it (or silently get U+FFFD).
+	if !utf8.Valid(t) {
+		return "", fmt.Errorf("%w: not valid UTF-8 (RFC 8259 requires it)", ErrInvalidData)
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(t))

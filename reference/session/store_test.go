@@ -524,3 +524,19 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
+
+// Regression (issue 11): the store accepted custom data with invalid
+// UTF-8 inside a string (json.Valid does not check it).
+func TestDataMustBeUTF8(t *testing.T) {
+	e := miniEnv(t)
+	s := e.store(t, Config{})
+	ns := newSess("u")
+	ns.Data = json.RawMessage("{\"k\":\"caf\xe9\"}")
+	if _, _, err := s.Create(ctxT(t), ns); !errors.Is(err, ErrInvalidData) {
+		t.Fatalf("Create with invalid UTF-8 data = %v, want ErrInvalidData", err)
+	}
+	id := mustCreate(t, s, newSess("u"))
+	if err := s.UpdateData(ctxT(t), id, json.RawMessage("{\"k\":\"\xff\"}")); !errors.Is(err, ErrInvalidData) {
+		t.Fatalf("UpdateData with invalid UTF-8 = %v, want ErrInvalidData", err)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -33,6 +34,9 @@ import (
 
 // version is set at link time: -ldflags "-X main.version=...".
 var version = "dev"
+
+// silenceTestcontainers installs testcontainers' package logger once.
+var silenceTestcontainers sync.Once
 
 // Exit codes (contract).
 const (
@@ -91,8 +95,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	// testcontainers-go prints "Connected to docker …" through its
 	// package logger whatever a provider's own logger says; loadgen's
-	// output is its own.
-	tclog.SetDefault(tclog.NewNoopLogger())
+	// output is its own. Once per process: its goroutines read it.
+	silenceTestcontainers.Do(func() { tclog.SetDefault(tclog.NewNoopLogger()) })
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage

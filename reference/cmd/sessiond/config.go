@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -41,40 +42,60 @@ type redisConfig struct {
 	LogLevel        string
 }
 
-// serveConfig is the configuration of `sessiond serve`.
-type serveConfig struct {
-	redisConfig
-	Listen            string
-	ReadyFile         string
+// authConfig is how to verify tokens and reach the Firebase Admin API
+// (serve, and revoke --all-disabled).
+type authConfig struct {
 	Auth              string
 	FirebaseProject   string
 	AuthPublicKey     string
 	FirebaseCredsFile string
-	CheckRevoked      bool
-	RecentAuth        time.Duration
-	VerifyTimeout     time.Duration
-	CookieName        string
-	CookieSameSite    string
-	BindUserAgent     string
-	TrustProxy        bool
-	TrustedOrigins    stringList
-	MaxBodyBytes      int64
-	AccessLog         bool
-	TLSCert           string
-	TLSKey            string
-	ShutdownDelay     time.Duration
-	ShutdownTimeout   time.Duration
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	HTTPIdleTimeout   time.Duration
-	MaxHeaderBytes    int
+}
+
+// serveConfig is the configuration of `sessiond serve`.
+type serveConfig struct {
+	redisConfig
+	authConfig
+	telemetryConfig
+	Listen             string
+	ReadyFile          string
+	AllowEvictingRedis bool
+	CORSOrigins        stringList
+	PublicOrigin       string
+	DevInsecureCookie  bool
+	RecheckUser        time.Duration
+	CheckRevoked       bool
+	RecentAuth         time.Duration
+	VerifyTimeout      time.Duration
+	CookieName         string
+	CookieSameSite     string
+	BindUserAgent      string
+	TrustProxy         bool
+	TrustedOrigins     stringList
+	MaxBodyBytes       int64
+	AccessLog          bool
+	TLSCert            string
+	TLSKey             string
+	ShutdownDelay      time.Duration
+	ShutdownTimeout    time.Duration
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	HTTPIdleTimeout    time.Duration
+	MaxHeaderBytes     int
 }
 
 // gcConfig is the configuration of `sessiond gc`.
 type gcConfig struct {
 	redisConfig
 	Interval time.Duration
+}
+
+// revokeConfig is the configuration of `sessiond revoke`.
+type revokeConfig struct {
+	redisConfig
+	authConfig
+	UIDs        stringList
+	AllDisabled bool
 }
 
 // stringList is a repeatable flag; each value may also hold a
@@ -131,14 +152,23 @@ func registerRedisFlags(fs *flag.FlagSet, c *redisConfig) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
-func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
-	registerRedisFlags(fs, &c.redisConfig)
-	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "listen `address` (port 0 picks a free port; see --ready-file)")
-	fs.StringVar(&c.ReadyFile, "ready-file", "", "once listening, atomically write the bound address (host:port) to this `file`")
+func registerAuthFlags(fs *flag.FlagSet, c *authConfig) {
 	fs.StringVar(&c.Auth, "auth", auth.ModeFirebase, "token verifier: firebase (production), emulator (Firebase Auth emulator, development) or local (RS256 key, benchmarks)")
 	fs.StringVar(&c.FirebaseProject, "firebase-project", "", "Firebase project `ID` (default: from FIREBASE_CONFIG, GOOGLE_CLOUD_PROJECT or GCLOUD_PROJECT)")
 	fs.StringVar(&c.AuthPublicKey, "auth-public-key", "", "PEM `file` of the RSA public key(s) for --auth=local")
-	fs.StringVar(&c.FirebaseCredsFile, "firebase-credentials-file", "", "service-account JSON `file` for --check-revoked (default: Application Default Credentials)")
+	fs.StringVar(&c.FirebaseCredsFile, "firebase-credentials-file", "", "service-account JSON `file` for the Admin API (--check-revoked, --recheck-user, revoke --all-disabled; default: Application Default Credentials)")
+}
+
+func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
+	registerRedisFlags(fs, &c.redisConfig)
+	registerAuthFlags(fs, &c.authConfig)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "listen `address` (port 0 picks a free port; see --ready-file)")
+	fs.StringVar(&c.ReadyFile, "ready-file", "", "once listening, atomically write the bound address (host:port) to this `file`")
+	fs.BoolVar(&c.AllowEvictingRedis, "allow-evicting-redis", false, "run on a Redis whose maxmemory-policy evicts keys (logout everywhere then answers 503 once Redis has evicted keys); default: refuse to start, fail readiness")
+	fs.Var(&c.CORSOrigins, "cors-origin", "`origin` (https://app.example.com) whose pages may call the API from the browser with credentials (CORS); repeatable. Another site needs --cookie-samesite none")
+	fs.StringVar(&c.PublicOrigin, "public-origin", "", "the `origin` browsers use for this API (https://api.example.com); needed with --cors-origin and --cookie-samesite lax or strict, to check the origins are the same site")
+	fs.BoolVar(&c.DevInsecureCookie, "dev-insecure-cookie", false, "DEVELOPMENT ONLY: plain-http cookie without Secure and without the __Host- prefix; only with a loopback --listen")
+	fs.DurationVar(&c.RecheckUser, "recheck-user", 0, "ask Firebase at most every `interval` per user whether a live session's user was disabled, deleted or revoked, and end such sessions (one Admin API call per active user per interval per instance; fails closed); 0: never")
 	fs.BoolVar(&c.CheckRevoked, "check-revoked", false, "on create, also check that the user's tokens were not revoked (a Firebase round trip)")
 	fs.DurationVar(&c.RecentAuth, "recent-auth", httpapi.DefaultRecentAuth, "create needs a token whose auth_time is at most this old")
 	fs.DurationVar(&c.VerifyTimeout, "verify-timeout", httpapi.DefaultVerifyTimeout, "deadline of a token verification")
@@ -158,6 +188,7 @@ func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 15*time.Second, "http.Server WriteTimeout")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 120*time.Second, "http.Server IdleTimeout (keep-alive)")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16<<10, "http.Server MaxHeaderBytes")
+	registerTelemetryFlags(fs, &c.telemetryConfig)
 }
 
 // envName is the environment variable of a flag: SESSIOND_ + upper case,
@@ -230,17 +261,33 @@ func (c *redisConfig) check() error {
 	return errors.Join(errs...)
 }
 
-// check validates the serve settings.
-func (c *serveConfig) check() error {
-	errs := []error{c.redisConfig.check()}
+// check validates the auth settings.
+func (c *authConfig) check() error {
 	switch c.Auth {
 	case auth.ModeFirebase, auth.ModeEmulator:
 	case auth.ModeLocal:
 		if c.AuthPublicKey == "" {
-			errs = append(errs, errors.New("--auth=local needs --auth-public-key FILE (PEM RSA public key matching the token signer)"))
+			return errors.New("--auth=local needs --auth-public-key FILE (PEM RSA public key matching the token signer)")
 		}
 	default:
-		errs = append(errs, fmt.Errorf("--auth %q is not one of firebase, emulator, local", c.Auth))
+		return fmt.Errorf("--auth %q is not one of firebase, emulator, local", c.Auth)
+	}
+	return nil
+}
+
+// check validates the serve settings.
+func (c *serveConfig) check() error {
+	errs := []error{c.redisConfig.check(), c.authConfig.check(), c.telemetryConfig.check()}
+	if c.RecheckUser < 0 {
+		errs = append(errs, fmt.Errorf("--recheck-user %s must be >= 0 (0: never)", c.RecheckUser))
+	}
+	if c.RecheckUser > 0 && c.Auth == auth.ModeLocal {
+		errs = append(errs, errors.New("--recheck-user needs the Firebase Admin API: use --auth=firebase (with credentials) or --auth=emulator, not --auth=local"))
+	}
+	if c.DevInsecureCookie {
+		if err := checkLoopbackListen(c.Listen); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, err := httpapi.ParseSameSite(c.CookieSameSite); err != nil {
 		errs = append(errs, fmt.Errorf("--cookie-samesite: %w", err))
@@ -279,13 +326,45 @@ func (c *serveConfig) check() error {
 	return errors.Join(errs...)
 }
 
+// check validates the revoke settings.
+func (c *revokeConfig) check() error {
+	errs := []error{c.redisConfig.check()}
+	if len(c.UIDs) == 0 && !c.AllDisabled {
+		errs = append(errs, errors.New("name the users: --uid UID (repeatable) and/or --all-disabled"))
+	}
+	if c.AllDisabled {
+		if err := c.authConfig.check(); err != nil {
+			errs = append(errs, err)
+		} else if c.Auth == auth.ModeLocal {
+			errs = append(errs, errors.New("--all-disabled lists users with the Firebase Admin API: use --auth=firebase (with credentials) or --auth=emulator"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkLoopbackListen refuses a --listen address that is not loopback:
+// --dev-insecure-cookie sends the session cookie over plain HTTP.
+func checkLoopbackListen(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--dev-insecure-cookie only with a loopback --listen (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not %q: it sends the session cookie without Secure", listen)
+}
+
 // newFlagSet returns a FlagSet that reports errors instead of exiting and
 // documents the environment variables in -h.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s\n\nEvery flag may also be set by its environment variable: --redis-url <-> %sREDIS_URL\n(upper case, dashes to underscores); the command line wins. %s holds sealing keys directly.\n\nflags:\n", synopsis, envPrefix, sealingKeysEnv)
+		fmt.Fprintf(stderr, "%s\nflags of %s:\n\nEvery flag may also be set by its environment variable: --redis-url <-> %sREDIS_URL\n(upper case, dashes to underscores); the command line wins. %s holds sealing keys directly.\n\n", usageText, synopsis, envPrefix, sealingKeysEnv)
 		fs.PrintDefaults()
 	}
 	return fs

@@ -6,7 +6,8 @@
 //
 //	sessiond [serve] [flags]   serve the HTTP API (default)
 //	sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
-//	sessiond version           print the version
+//	sessiond revoke [flags]    end every session of --uid UID (repeatable) or of every disabled user (--all-disabled)
+//	sessiond version           print the version (also --version)
 //
 // Every flag has an environment equivalent (--redis-url <->
 // SESSIOND_REDIS_URL); the command line wins. Exit codes: 0 ok, 1 runtime
@@ -23,6 +24,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sessionbench/sessionbench/reference/cloudlog"
 )
 
 // version is set at link time: -ldflags "-X main.version=...".
@@ -49,22 +52,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	// --version is what people type first; it is a command, not a flag
+	// of serve.
+	if cmd == "serve" && len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		cmd, args = "version", nil
+	}
 	switch cmd {
 	case "serve":
 		return runServe(ctx, args, getenv, stderr)
 	case "gc":
 		return runGC(ctx, args, getenv, stdout, stderr)
+	case "revoke":
+		return runRevoke(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "sessiond %s\n", version)
 		return exitOK
 	case "help":
-		fmt.Fprint(stdout, "usage: sessiond [serve|gc|version] [flags]; sessiond serve -h or sessiond gc -h for the flags\n")
+		fmt.Fprint(stdout, usageText)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "sessiond: unknown command %q; use serve, gc or version\n", cmd)
+		fmt.Fprintf(stderr, "sessiond: unknown command %q\n%s", cmd, usageText)
 		return exitUsage
 	}
 }
+
+// usageText lists the commands; every -h output starts with it.
+const usageText = `usage:
+  sessiond [serve] [flags]   serve the HTTP API (default command)
+  sessiond gc [flags]        scan Redis once, prune stale index entries, print a JSON report
+  sessiond revoke [flags]    end every session of users: --uid UID (repeatable), --all-disabled
+  sessiond version           print the version (also: sessiond --version)
+  sessiond help              print this text
+sessiond serve -h, sessiond gc -h and sessiond revoke -h list each command's flags.
+`
 
 // usageExit maps a flag-parsing error to an exit code: -h is success.
 func usageExit(stderr io.Writer, err error) int {
@@ -83,9 +103,11 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger logs JSON lines in Google Cloud Logging's format (severity,
+// message, trace fields under project) at level.
+func newLogger(w io.Writer, level, project string) *slog.Logger {
 	l, _ := parseLevel(level)
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(cloudlog.NewHandler(w, &cloudlog.Options{Level: l, ProjectID: project}))
 }
 
 // runGC runs store.GC once (or every --interval until stopped) and prints
@@ -104,7 +126,7 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	if c.Interval < 0 {
 		return usageExit(stderr, fmt.Errorf("--interval %s must be >= 0", c.Interval))
 	}
-	log := newLogger(stderr, c.LogLevel)
+	log := newLogger(stderr, c.LogLevel, "")
 	rdb, err := newRedis(&c.redisConfig)
 	if err != nil {
 		return usageExit(stderr, err)
@@ -116,6 +138,9 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	for {
 		rep, err := st.GC(ctx)
+		if reason := redisConfigError(err); reason != "" {
+			return usageExit(stderr, fmt.Errorf("redis %s: %s", redactURL(c.URL), reason))
+		}
 		if err != nil {
 			log.Error("gc failed", "err", err)
 			if c.Interval == 0 {

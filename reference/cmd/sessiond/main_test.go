@@ -301,7 +301,7 @@ func TestServeMainFlowAndLocalModeWarning(t *testing.T) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
 	logs := s.stderr.String()
-	if !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "--auth=local") {
+	if !strings.Contains(logs, `"severity":"WARNING"`) || !strings.Contains(logs, "--auth=local") {
 		t.Fatalf("no loud local-mode warning in logs: %s", logs)
 	}
 	if !strings.Contains(logs, `"addr":"`+s.addr+`"`) {
@@ -318,6 +318,8 @@ func TestGracefulShutdown(t *testing.T) {
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("POST", s.url("/v1/sessions"), pr)
 	req.Header.Set("Authorization", "Bearer "+authtest.Mint(s.key, testProject, "alice"))
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = int64(len(`{"data":{"k":1}}`)) // sessiond refuses chunked bodies
 	type result struct {
 		code int
 		err  error
@@ -366,5 +368,33 @@ func TestGracefulShutdown(t *testing.T) {
 		s.done <- code // for the cleanup
 	case <-time.After(10 * time.Second):
 		t.Fatal("sessiond did not exit after draining")
+	}
+}
+
+// Regression (issue 11): `sessiond --version` was refused as an unknown
+// flag of serve (exit 2).
+func TestDashDashVersionExits0(t *testing.T) {
+	for _, arg := range []string{"--version", "-version"} {
+		code, out, stderr := runSync(t, envMap(), arg)
+		if code != exitOK || !strings.HasPrefix(out, "sessiond ") {
+			t.Errorf("sessiond %s: exit %d out %q stderr %q; want 0 and the version", arg, code, out, stderr)
+		}
+	}
+}
+
+// Regression (issue 11): the usage line printed by -h omitted the gc
+// command.
+func TestUsageListsEveryCommand(t *testing.T) {
+	code, _, stderr := runSync(t, envMap(), "-h")
+	if code != exitOK {
+		t.Fatalf("-h: exit %d", code)
+	}
+	_, out, _ := runSync(t, envMap(), "help")
+	for _, text := range []string{stderr, out} {
+		for _, cmd := range []string{"sessiond [serve]", "sessiond gc", "sessiond version"} {
+			if !strings.Contains(text, cmd) {
+				t.Errorf("usage lacks %q:\n%s", cmd, text)
+			}
+		}
 	}
 }

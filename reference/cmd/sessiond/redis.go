@@ -116,6 +116,32 @@ func newStore(c *redisConfig, rdb redis.UniversalClient, getenv func(string) str
 	return st, nil
 }
 
+// redisConfigError returns why err means the Redis settings are wrong
+// (a missing or wrong password, a user without the rights sessiond
+// needs), or "" for any other error. Such errors do not heal by
+// retrying, so a command that meets one at start exits 2 instead of
+// serving 503 forever.
+func redisConfigError(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	switch {
+	case redis.IsAuthError(err) && strings.Contains(msg, "NOAUTH"):
+		return "Redis requires a password and none was given; put it in --redis-password-file (or redis://:PASSWORD@host/db): " + msg
+	case redis.IsAuthError(err):
+		return "Redis refused the password (or user); check --redis-password-file or the password in --redis-url: " + msg
+	case strings.Contains(msg, "without any password configured"),
+		strings.Contains(msg, "Client sent AUTH, but no password is set"):
+		return "a password was given but this Redis has none; drop it from --redis-url / --redis-password-file, or set one on the server: " + msg
+	case strings.Contains(msg, "ERR invalid password"):
+		return "Redis refused the password; check --redis-password-file or the password in --redis-url: " + msg
+	case strings.Contains(msg, "NOPERM"):
+		return "the Redis user lacks a permission sessiond needs (EVALSHA, keys under --key-prefix, INFO): " + msg
+	}
+	return ""
+}
+
 // redactURL hides a password in a Redis URL for messages and logs.
 func redactURL(u string) string {
 	scheme, rest, ok := strings.Cut(u, "://")

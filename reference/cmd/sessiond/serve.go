@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sessionbench/sessionbench/reference/auth"
@@ -39,12 +40,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.FirebaseProject == "" {
 		return usageExit(stderr, errors.New("--firebase-project is required (or set GOOGLE_CLOUD_PROJECT / FIREBASE_CONFIG): tokens are checked against the project ID"))
 	}
-	log := newLogger(stderr, c.LogLevel)
+	log := newLogger(stderr, c.LogLevel, c.FirebaseProject)
 	if w := auth.Warning(c.Auth); w != "" {
 		log.Warn(w, "auth", c.Auth)
 	}
 
-	verifier, err := newVerifier(ctx, &c, getenv)
+	verifier, err := newVerifier(ctx, &c.authConfig, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "sessiond: %v\n", err)
 		if errors.Is(err, errConfig) {
@@ -65,34 +66,89 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageExit(stderr, err)
 	}
-	sameSite, _ := httpapi.ParseSameSite(c.CookieSameSite)
-	api, err := httpapi.New(httpapi.Config{
-		Store:          st,
-		Verifier:       verifier,
-		Logger:         log,
-		CookieName:     c.CookieName,
-		CookieSameSite: sameSite,
-		RecentAuth:     c.RecentAuth,
-		CheckRevoked:   c.CheckRevoked,
-		RequestTimeout: c.RequestTimeout,
-		VerifyTimeout:  c.VerifyTimeout,
-		MaxBodyBytes:   c.MaxBodyBytes,
-		BindUserAgent:  c.BindUserAgent,
-		TrustProxy:     c.TrustProxy,
-		TrustedOrigins: c.TrustedOrigins,
-		AccessLog:      c.AccessLog,
-		PoolStats:      rdb.PoolStats,
-		Version:        version,
-	})
+	obs, err := startObservability(ctx, &c, getenv, rdb, log)
 	if err != nil {
 		return usageExit(stderr, err)
 	}
+	defer obs.stop()
+	var users auth.Users
+	if c.RecheckUser > 0 {
+		if users, err = auth.UsersOf(verifier); err != nil {
+			return usageExit(stderr, fmt.Errorf("--recheck-user: %w", err))
+		}
+	}
+	sameSite, _ := httpapi.ParseSameSite(c.CookieSameSite)
+	cookieName := c.CookieName
+	if c.DevInsecureCookie {
+		// Browsers refuse a __Host- or __Secure- cookie without Secure.
+		cookieName = strings.TrimPrefix(strings.TrimPrefix(cookieName, "__Host-"), "__Secure-")
+		log.Warn("WARNING: --dev-insecure-cookie: the session cookie is sent over plain HTTP, without Secure and without the __Host- prefix. Development on this machine only.",
+			"cookie", cookieName, "listen", c.Listen)
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Store:              st,
+		Verifier:           verifier,
+		Logger:             log,
+		CookieName:         cookieName,
+		CookieSameSite:     sameSite,
+		CookieInsecure:     c.DevInsecureCookie,
+		RecentAuth:         c.RecentAuth,
+		CheckRevoked:       c.CheckRevoked,
+		RequestTimeout:     c.RequestTimeout,
+		VerifyTimeout:      c.VerifyTimeout,
+		MaxBodyBytes:       c.MaxBodyBytes,
+		BindUserAgent:      c.BindUserAgent,
+		TrustProxy:         c.TrustProxy,
+		TrustedOrigins:     c.TrustedOrigins,
+		CORSOrigins:        c.CORSOrigins,
+		PublicOrigin:       c.PublicOrigin,
+		AllowEvictingRedis: c.AllowEvictingRedis,
+		Users:              users,
+		RecheckUser:        c.RecheckUser,
+		AccessLog:          c.AccessLog,
+		PoolStats:          rdb.PoolStats,
+		Version:            version,
+		Registry:           obs.registry,
+		TracerProvider:     obs.tracerProvider(),
+		TraceSampler:       obs.sample,
+	})
+	if err != nil {
+		return usageExit(stderr, cliError(err))
+	}
+	if c.RecheckUser > 0 {
+		log.Info("--recheck-user: a live session's user is checked with Firebase at most once per interval per user (fails closed); creates check revocation",
+			"interval", c.RecheckUser.String())
+	}
 
 	pctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
-	if err := st.Ping(pctx); err != nil {
-		log.Warn("redis not reachable yet; /readyz answers 503 until it is", "redis", redactURL(c.URL), "err", err)
-	}
+	backend, err := st.Backend(pctx)
 	cancel()
+	if err == nil {
+		// Writes carry their deadline in Redis time (see package session);
+		// measuring the clock offset now spares the first requests a round
+		// trip. If it fails, the first write measures it.
+		sctx, scancel := context.WithTimeout(ctx, c.RequestTimeout)
+		if serr := st.SyncClock(sctx); serr != nil {
+			log.Warn("could not read Redis's clock yet; the first write will", "err", serr)
+		}
+		scancel()
+	}
+	switch {
+	case err != nil:
+		if reason := redisConfigError(err); reason != "" {
+			return usageExit(stderr, fmt.Errorf("redis %s: %s", redactURL(c.URL), reason))
+		}
+		log.Warn("redis not reachable yet; /readyz answers 503 until it is (and checks maxmemory-policy then)", "redis", redactURL(c.URL), "err", err)
+	case backend.Evicting() && !c.AllowEvictingRedis:
+		return usageExit(stderr, evictingError(backend.MaxmemoryPolicy))
+	case backend.Evicting():
+		log.Warn("WARNING: --allow-evicting-redis: Redis maxmemory-policy is "+backend.MaxmemoryPolicy+
+			"; Redis may evict the user index that logout everywhere relies on. Logout everywhere answers 503 (logout_unconfirmed) once Redis has evicted keys. Set maxmemory-policy noeviction.",
+			"policy", backend.MaxmemoryPolicy)
+	case backend.MaxmemoryPolicy == "":
+		log.Warn("Redis does not report maxmemory_policy (INFO memory); cannot verify noeviction. Fine for an in-process test Redis (miniredis never evicts); a production Redis reports it",
+			"redis", redactURL(c.URL))
+	}
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -149,15 +205,43 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Error("server failed", "err", err)
 		return exitFailure
 	}
+	// Failed creates clean up in the background; let them finish (a
+	// leftover would only be a stale index entry, pruned later).
+	dctx, dcancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer dcancel()
+	if err := st.Drain(dctx); err != nil {
+		log.Warn("background clean-ups of failed creates still running at exit", "err", err)
+	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// evictingError is why sessiond refuses a Redis that evicts, and how to
+// fix it (Memorystore blocks CONFIG SET; its API sets the policy).
+func evictingError(policy string) error {
+	return fmt.Errorf("Redis maxmemory-policy is %s: under memory pressure Redis evicts the least recently used keys, and the per-user session index "+
+		"(read only at login and logout) goes first, so \"log out everywhere\" would miss sessions that stay valid. "+
+		"Set maxmemory-policy to noeviction: redis-cli CONFIG SET maxmemory-policy noeviction; on Memorystore for Redis "+
+		"gcloud redis instances update INSTANCE --region=REGION --update-redis-config=maxmemory-policy=noeviction "+
+		"(Redis Cluster: gcloud redis clusters update CLUSTER --region=REGION --update-redis-config=maxmemory-policy=noeviction). "+
+		"With noeviction a full Redis refuses new sessions (503) instead of dropping data; size maxmemory for your sessions. "+
+		"Or pass --allow-evicting-redis to run anyway (logged, shown on /healthz; logout everywhere then answers 503 after evictions)", policy)
+}
+
+// cliError rewrites an httpapi.Config error in terms of the flags.
+func cliError(err error) error {
+	r := strings.NewReplacer(
+		"Config.CORSOrigins", "--cors-origin", "Config.PublicOrigin", "--public-origin",
+		"Config.TrustedOrigins", "--trusted-origin", "Config.CookieInsecure", "--dev-insecure-cookie",
+		"Config.CookieName", "--cookie-name", "Config.CookieSameSite", "--cookie-samesite")
+	return errors.New(r.Replace(err.Error()))
 }
 
 // errConfig marks verifier errors caused by configuration (exit 2).
 var errConfig = errors.New("configuration error")
 
 // newVerifier builds the token verifier for --auth.
-func newVerifier(ctx context.Context, c *serveConfig, getenv func(string) string) (auth.Verifier, error) {
+func newVerifier(ctx context.Context, c *authConfig, getenv func(string) string) (auth.Verifier, error) {
 	switch c.Auth {
 	case auth.ModeFirebase:
 		v, err := auth.NewFirebase(ctx, auth.FirebaseConfig{
