@@ -65,7 +65,8 @@ bench: build
 
 # loadgen's own cost on this machine: CPU per operation, schedule lag and
 # the latency floor against a null target, at a few rates (generator and
-# null target pinned to separate cores). See scripts/bench-generator.
+# null target pinned to separate cores); BENCH_GEN_CO=1 adds the
+# coordinated-omission check. See scripts/bench-generator.
 bench-generator:
 	@scripts/bench-generator
 
