@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 SCENARIO ?= scenarios/smoke.yaml
 BENCH_ARGS ?=
 
-.PHONY: all build test test-stress vet fmt bench gate fuzz clean web-deps
+.PHONY: all build test test-stress vet fmt bench bench-generator gate fuzz clean web-deps
 
 all: build
 
@@ -62,6 +62,13 @@ web-deps:
 # install, no emulator), then the summary and where the results are.
 bench: build
 	./$(BIN)/loadgen run $(SCENARIO) $(BENCH_ARGS)
+
+# loadgen's own cost on this machine: CPU per operation, schedule lag and
+# the latency floor against a null target, at a few rates (generator and
+# null target pinned to separate cores); BENCH_GEN_CO=1 adds the
+# coordinated-omission check. See scripts/bench-generator.
+bench-generator:
+	@scripts/bench-generator
 
 # The CI gate: is this tree's sessiond slower than BASE's? Builds both and
 # compares them on this machine (duet runs by default; GATE_MODE=rmit for

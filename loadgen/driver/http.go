@@ -1,12 +1,11 @@
 package driver
 
 import (
-	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,10 +19,6 @@ import (
 // uses another name works too.
 const DefaultCookieName = "__Host-sid"
 
-// maxDrain bounds how much of a response body is read to keep the
-// connection reusable; bigger bodies cost a new connection instead.
-const maxDrain = 64 << 10
-
 // HTTPConfig configures the http driver. Zero values take the documented
 // defaults.
 type HTTPConfig struct {
@@ -31,15 +26,15 @@ type HTTPConfig struct {
 	// Required.
 	BaseURL string
 	// Concurrency is the expected number of operations in flight; it
-	// sizes the keep-alive pool (MaxIdleConnsPerHost) so that a steady
-	// rate never has to dial. Default 64. Connections are never capped
-	// (MaxConnsPerHost 0): a cap would silently limit the rate.
+	// sizes the keep-alive pool (connections kept idle) so that a steady
+	// rate never has to dial. Default 64. Connections are never capped: a
+	// cap would silently limit the rate.
 	Concurrency int
-	// Timeout bounds one operation (request sent to body drained) when the
+	// Timeout bounds one operation (request sent to body read) when the
 	// caller's context has no deadline of its own (the engine sets one:
 	// its OpTimeout). Default 5s.
 	Timeout time.Duration
-	// DialTimeout bounds a TCP connect. Default 2s.
+	// DialTimeout bounds a TCP connect (and a TLS handshake). Default 2s.
 	DialTimeout time.Duration
 	// UserAgent is sent with every request. Sessions may be bound to the
 	// User-Agent (sessiond --bind-user-agent), so it is constant for the
@@ -48,8 +43,9 @@ type HTTPConfig struct {
 	// CookieName is the session cookie's name until one is seen in a
 	// Set-Cookie. Default DefaultCookieName.
 	CookieName string
-	// Transport, when set, replaces the tuned transport (tests).
-	Transport http.RoundTripper
+	// TLSConfig is used for an https BaseURL (nil: the system's roots,
+	// the URL's host as server name). HTTP/2 is never negotiated.
+	TLSConfig *tls.Config
 }
 
 // HTTP is the driver for any server speaking the sessiond HTTP API:
@@ -58,18 +54,24 @@ type HTTPConfig struct {
 // Each request carries the W3C traceparent the context holds (WithTrace).
 // It keeps no cookie jar: the cookie value is the Session's Credential and
 // is sent back as "Cookie: name=value".
+//
+// It speaks HTTP/1.1 through its own lean client (see h1): keep-alive
+// connections, a deadline per operation, every response read in full.
 type HTTP struct {
-	client      *http.Client
-	transport   *http.Transport // nil when a custom Transport was given
-	createURL   string
-	currentURL  string
-	userAgent   string
-	timeout     time.Duration
-	cookieName  atomic.Pointer[string]
-	emptyObject json.RawMessage
+	client                          *h1
+	createHead, getHead, deleteHead []byte
+	timeout                         time.Duration
+	cookieName                      atomic.Pointer[string]
 }
 
 var _ Driver = (*HTTP)(nil)
+
+// Request bodies of a create: {"data":<data>}.
+var (
+	bodyOpen    = []byte(`{"data":`)
+	bodyClose   = []byte(`}`)
+	emptyObject = []byte(`{}`)
+)
 
 // NewHTTP returns an http driver for cfg.BaseURL.
 func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
@@ -83,8 +85,11 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("driver: HTTPConfig.BaseURL %q: scheme must be http or https", cfg.BaseURL)
 	}
-	if u.Host == "" {
+	if u.Host == "" || u.Hostname() == "" {
 		return nil, fmt.Errorf("driver: HTTPConfig.BaseURL %q: missing host", cfg.BaseURL)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("driver: HTTPConfig.BaseURL %q: user info, query and fragment are not supported; give scheme://host[:port][/path]", cfg.BaseURL)
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 64
@@ -98,43 +103,42 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "sessionbench-loadgen/dev"
 	}
+	if !validHeaderValue(cfg.UserAgent) {
+		return nil, fmt.Errorf("driver: HTTPConfig.UserAgent %q holds a control character", cfg.UserAgent)
+	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = DefaultCookieName
 	}
-	base := strings.TrimRight(cfg.BaseURL, "/")
+	port := u.Port()
+	var tlsConfig *tls.Config
+	if u.Scheme == "https" {
+		if port == "" {
+			port = "443"
+		}
+		tlsConfig = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}
+		if cfg.TLSConfig != nil {
+			tlsConfig = cfg.TLSConfig.Clone()
+			if tlsConfig.ServerName == "" {
+				tlsConfig.ServerName = u.Hostname()
+			}
+			tlsConfig.NextProtos = []string{"http/1.1"}
+		}
+	} else if port == "" {
+		port = "80"
+	}
+	base := strings.TrimRight(u.EscapedPath(), "/")
+	head := func(method, path string) []byte {
+		return []byte(method + " " + base + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: " + cfg.UserAgent + "\r\n")
+	}
 	d := &HTTP{
-		createURL:   base + "/v1/sessions",
-		currentURL:  base + "/v1/sessions/current",
-		userAgent:   cfg.UserAgent,
-		timeout:     cfg.Timeout,
-		emptyObject: json.RawMessage("{}"),
+		client:     newH1(net.JoinHostPort(u.Hostname(), port), tlsConfig, cfg.DialTimeout, cfg.Concurrency),
+		createHead: head("POST", "/v1/sessions"),
+		getHead:    head("GET", "/v1/sessions/current"),
+		deleteHead: head("DELETE", "/v1/sessions/current"),
+		timeout:    cfg.Timeout,
 	}
 	name := cfg.CookieName
 	d.cookieName.Store(&name)
-	rt := cfg.Transport
-	if rt == nil {
-		d.transport = &http.Transport{
-			Proxy: nil, // never route benchmark traffic through a proxy
-			DialContext: (&net.Dialer{
-				Timeout:   cfg.DialTimeout,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
-			MaxIdleConns:          0, // no global cap
-			MaxIdleConnsPerHost:   cfg.Concurrency,
-			MaxConnsPerHost:       0,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   cfg.DialTimeout,
-			ResponseHeaderTimeout: cfg.Timeout,
-			DisableCompression:    true,
-			ForceAttemptHTTP2:     false,
-		}
-		rt = d.transport
-	}
-	d.client = &http.Client{
-		Transport: rt,
-		// A redirect is a protocol error for this API; never follow it.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	return d, nil
 }
 
@@ -146,84 +150,60 @@ func (d *HTTP) CookieName() string { return *d.cookieName.Load() }
 // does not read the token.
 func (d *HTTP) Create(ctx context.Context, idToken string, data json.RawMessage) (Session, Result) {
 	if len(data) == 0 {
-		data = d.emptyObject
+		data = emptyObject
 	}
-	body := make([]byte, 0, len(data)+10)
-	body = append(body, `{"data":`...)
-	body = append(body, data...)
-	body = append(body, '}')
-
-	ctx, cancel := opContext(ctx, d.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.createURL, bytes.NewReader(body))
-	if err != nil {
-		return Session{}, Result{Class: Other, Err: fmt.Errorf("create: build request: %w", err)}
+	if !validHeaderValue(idToken) {
+		return Session{}, Result{Class: Other, Err: errors.New("create: build request: the ID token holds a control character")}
 	}
-	req.Header.Set("Authorization", "Bearer "+idToken)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", d.userAgent)
-	setTrace(ctx, req)
-	resp, err := d.client.Do(req)
+	req := h1Request{head: d.createHead, bearer: idToken, body: [3][]byte{bodyOpen, data, bodyClose}, wantCookies: true}
+	req.trace, req.traced = TraceFrom(ctx)
+	res, err := d.client.do(ctx, d.timeout, &req)
 	if err != nil {
 		return Session{}, classifyErr("create", err)
 	}
-	defer drain(resp)
-	if r := classifyStatus("create", resp.StatusCode); r.Class != OK {
+	defer d.client.release(res)
+	if r := classifyStatus("create", res.status); r.Class != OK {
 		return Session{}, r
 	}
-	name, value, ok := d.sessionCookie(resp.Header.Values("Set-Cookie"))
+	name, value, ok := d.sessionCookie(res.conn.cookies)
 	if !ok {
-		return Session{}, Result{Class: Protocol, Status: resp.StatusCode,
-			Err: fmt.Errorf("create: %d without a session cookie", resp.StatusCode)}
+		return Session{}, Result{Class: Protocol, Status: res.status,
+			Err: fmt.Errorf("create: %d without a session cookie", res.status)}
 	}
 	if name != d.CookieName() {
 		d.cookieName.Store(&name)
 	}
-	return Session{Credential: value}, Result{Class: OK, Status: resp.StatusCode}
+	return Session{Credential: value}, Result{Class: OK, Status: res.status}
 }
 
 // Validate checks the session with GET /v1/sessions/current.
 func (d *HTTP) Validate(ctx context.Context, s Session) Result {
-	return d.current(ctx, http.MethodGet, "validate", s)
+	return d.current(ctx, d.getHead, "validate", s)
 }
 
 // Destroy ends the session with DELETE /v1/sessions/current.
 func (d *HTTP) Destroy(ctx context.Context, s Session) Result {
-	return d.current(ctx, http.MethodDelete, "destroy", s)
+	return d.current(ctx, d.deleteHead, "destroy", s)
 }
 
-func (d *HTTP) current(ctx context.Context, method, op string, s Session) Result {
-	ctx, cancel := opContext(ctx, d.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, d.currentURL, nil)
-	if err != nil {
-		return Result{Class: Other, Err: fmt.Errorf("%s: build request: %w", op, err)}
+func (d *HTTP) current(ctx context.Context, head []byte, op string, s Session) Result {
+	if !validHeaderValue(s.Credential) {
+		return Result{Class: Other, Err: fmt.Errorf("%s: build request: the credential holds a control character", op)}
 	}
-	req.Header.Set("Cookie", d.CookieName()+"="+s.Credential)
-	req.Header.Set("User-Agent", d.userAgent)
-	setTrace(ctx, req)
-	resp, err := d.client.Do(req)
+	req := h1Request{head: head, cookieName: d.CookieName(), cookieValue: s.Credential, idempotent: true}
+	req.trace, req.traced = TraceFrom(ctx)
+	res, err := d.client.do(ctx, d.timeout, &req)
 	if err != nil {
 		return classifyErr(op, err)
 	}
-	defer drain(resp)
-	return classifyStatus(op, resp.StatusCode)
+	d.client.release(res)
+	return classifyStatus(op, res.status)
 }
 
-// setTrace sends the operation's W3C traceparent, when it has one.
-func setTrace(ctx context.Context, req *http.Request) {
-	if t, ok := TraceFrom(ctx); ok {
-		req.Header.Set("Traceparent", t.TraceParent())
-	}
-}
-
-// Close drops idle keep-alive connections.
+// Close closes the idle keep-alive connections, and every connection in
+// use as its operation ends.
 func (d *HTTP) Close() error {
-	if d.transport != nil {
-		d.transport.CloseIdleConnections()
-	} else {
-		d.client.CloseIdleConnections()
-	}
+	d.client.closeIdle(true)
 	return nil
 }
 
@@ -268,13 +248,6 @@ func parseSetCookie(line string) (name, value string, ok bool) {
 	return name, value, true
 }
 
-// drain reads what is left of the body (bounded) and closes it so the
-// connection goes back to the keep-alive pool.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	_ = resp.Body.Close()
-}
-
 // classifyStatus maps an HTTP status to a Class. Any 2xx is OK.
 func classifyStatus(op string, status int) Result {
 	switch {
@@ -292,12 +265,16 @@ func classifyStatus(op string, status int) Result {
 }
 
 // classifyErr maps a transport error: deadlines and net timeouts are
-// Timeout, a cancelled context (run stopping) is Other, the rest
-// (refused, reset, EOF, DNS) is Connection.
+// Timeout, a cancelled context (run stopping) is Other, a malformed
+// response is Protocol, the rest (refused, reset, EOF, DNS) is
+// Connection.
 func classifyErr(op string, err error) Result {
 	err = fmt.Errorf("%s: %w", op, err)
 	var ne net.Error
+	var pe *errProtocol
 	switch {
+	case errors.As(err, &pe):
+		return Result{Class: Protocol, Err: err}
 	case errors.Is(err, context.DeadlineExceeded):
 		return Result{Class: Timeout, Err: err}
 	case errors.As(err, &ne) && ne.Timeout():

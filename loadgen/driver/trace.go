@@ -25,8 +25,10 @@ type Trace struct {
 
 // TraceParent is the W3C traceparent header value:
 // 00-<trace id>-<parent span id>-<flags>.
-func (t Trace) TraceParent() string {
-	b := make([]byte, 0, 55)
+func (t Trace) TraceParent() string { return string(t.AppendTraceParent(make([]byte, 0, 55))) }
+
+// AppendTraceParent appends the traceparent value to b.
+func (t Trace) AppendTraceParent(b []byte) []byte {
 	b = append(b, "00-"...)
 	b = hex.AppendEncode(b, t.ID[:])
 	b = append(b, '-')
@@ -36,7 +38,7 @@ func (t Trace) TraceParent() string {
 	} else {
 		b = append(b, "-00"...)
 	}
-	return string(b)
+	return b
 }
 
 type traceKey struct{}

@@ -167,6 +167,14 @@ type Report struct {
 	Prefilled int
 	// SessionsLiveEnd is the pool size at the end.
 	SessionsLiveEnd int
+	// CPUPerOp is what each operation cost the generator: the loadgen
+	// process's CPU time (user + system, every thread) from the start of
+	// the timeline to the end of the drain, over SentOps, the operations
+	// sent in that span (warmup included). Everything in the process
+	// counts: dispatcher, driver, recorder, observers, and an embedded
+	// Redis when there is one. Zero when nothing was sent.
+	CPUPerOp time.Duration
+	SentOps  uint64
 	// RSS of the loadgen process in bytes (0 when unknown, e.g. not Linux).
 	RSSStart, RSSEnd, RSSMax uint64
 }

@@ -14,6 +14,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/sessionbench/sessionbench/loadgen/driver"
+	"github.com/sessionbench/sessionbench/loadgen/pacer"
 	"github.com/sessionbench/sessionbench/loadgen/recorder"
 	"github.com/sessionbench/sessionbench/loadgen/scenario"
 )
@@ -166,6 +167,11 @@ func TestSteadyRunCountsAndValidity(t *testing.T) {
 	}
 	if rep.Prefilled != 50 {
 		t.Errorf("prefilled %d", rep.Prefilled)
+	}
+	// The generator's cost is reported over every operation sent in the
+	// timeline: 100 in the 200 ms of warmup and the 500 measured.
+	if rep.SentOps != 600 || rep.CPUPerOp <= 0 {
+		t.Errorf("sent %d, CPU per operation %v; want 600 and a positive cost", rep.SentOps, rep.CPUPerOp)
 	}
 	a := rep.Stats.Ops
 	if c := a[recorder.Create].Count; c < 20 || c > 90 {
@@ -520,5 +526,51 @@ func TestEveryOperationHasItsOwnTrace(t *testing.T) {
 				t.Errorf("%v: slowest trace %v was not sent sampled", st.Op, sl.Trace)
 			}
 		}
+	}
+}
+
+// TestBatchedOperationsKeepTheirOwnIntendedTimes: at 1,000,000/s no
+// dispatcher wakes once per operation, so operations that fell due
+// together are sent in one batch. Each must still be recorded with its
+// own intended time from the schedule — never the batch's — so that the
+// corrected latency counts every microsecond of the batching. Asserted on
+// the intended times the recorder kept, not on any clock.
+func TestBatchedOperationsKeepTheirOwnIntendedTimes(t *testing.T) {
+	s := sc(1_000_000, time.Millisecond)
+	s.Mix = scenario.Mix{Create: 1}
+	s.Population.Prefill = 0
+	sched, err := pacer.FromScenario(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: newFake(), Tokens: fakeTokens{100}, Seed: 11,
+		Slowest: 5000, CPUSaturation: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Stats.Ops[recorder.Create]
+	if rep.ScheduledOps != 1000 || st.Count != 1000 || uint64(len(st.Slowest)) != st.Count {
+		t.Fatalf("scheduled %d, recorded %d, kept %d; want 1000 of each", rep.ScheduledOps, st.Count, len(st.Slowest))
+	}
+	want := map[time.Duration]bool{}
+	for i := uint64(0); i < 1000; i++ {
+		off, _ := sched.At(i)
+		want[off] = true
+	}
+	got := map[time.Duration]bool{}
+	for _, sl := range st.Slowest {
+		if !want[sl.Intended] {
+			t.Fatalf("an operation was recorded as intended at %v, which is no operation's time in the schedule", sl.Intended)
+		}
+		if got[sl.Intended] {
+			t.Fatalf("two operations recorded as intended at %v: a batch shared one intended time", sl.Intended)
+		}
+		got[sl.Intended] = true
+		if sl.Latency < 0 {
+			t.Errorf("operation intended at %v: negative corrected latency %v", sl.Intended, sl.Latency)
+		}
+	}
+	if lag := rep.Stats.Lag.TotalCount(); lag != 1000 {
+		t.Errorf("%d lag samples, want one per operation (1000)", lag)
 	}
 }

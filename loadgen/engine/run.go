@@ -97,6 +97,9 @@ type run struct {
 	// phase; cutAt is the schedule offset reached when ctx cut the run.
 	sentMeasured uint64
 	cutAt        time.Duration
+	// sent counts every dispatched operation of the timeline (warmup
+	// included), the denominator of Report.CPUPerOp.
+	sent uint64
 }
 
 func (r *run) markInvalid(reason string) {
@@ -180,6 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		logErr = r.ticker(tickStop, sched)
 	}()
 
+	cpu0 := cpuTime()
 	cancelled := r.dispatch(ctx, sched)
 	close(r.jobs) // idle workers exit; busy ones after their operation
 	end := sched.End()
@@ -207,6 +211,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	close(tickStop)
 	<-tickDone
+	if cpu := cpuTime() - cpu0; r.sent > 0 && cpu > 0 {
+		rep.SentOps, rep.CPUPerOp = r.sent, cpu/time.Duration(r.sent)
+	}
 	r.obs.notify(r.observation(PhaseDone, true))
 
 	// Rates and durations come from the schedule, never from the wall
@@ -378,6 +385,7 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 				time.Sleep(100 * time.Microsecond)
 			}
 		}
+		r.sent++
 		if off >= r.warm {
 			r.sentMeasured++
 		}

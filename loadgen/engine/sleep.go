@@ -21,26 +21,37 @@ import (
 // spinWindow is how close to an intended time the dispatcher stops
 // sleeping and busy-waits, when there is a second P (with GOMAXPROCS=1
 // a spinning dispatcher would hold the only P the operations need). It
-// covers the poller's wake-up latency at a bounded CPU cost: at most
-// rate × spinWindow of one core.
-const spinWindow = 20 * time.Microsecond
+// covers the poller's wake-up latency (a few µs to tens of µs), but a
+// busy-wait costs CPU: spinShare bounds it to a share of the time until
+// the operation, so that spinning never takes more than that share of a
+// core whatever the rate (20 µs of every 5 ms at 200/s, 2.5 µs of every
+// 50 µs at 20,000/s, where a fixed 20 µs window had cost 40 % of a core).
+const (
+	spinWindow = 20 * time.Microsecond
+	spinShare  = 20 // 1/20: 5 %
+)
+
+// minSleep is the shortest wait worth a sleep: a timerfd sleep and its
+// wake-up cost the process more CPU than busy-waiting this long, and
+// would wake later than the intended time anyway. Shorter waits (only at
+// rates near 100,000/s) spin — with one P, yielding to the operations
+// between checks of the clock.
+const minSleep = 10 * time.Microsecond
 
 // maxSleepChunk bounds one sleep so cancellation is noticed.
 const maxSleepChunk = 5 * time.Millisecond
 
 // sleeper waits until intended times. Not safe for concurrent use.
 type sleeper struct {
-	spin  time.Duration // spinWindow, or 0 with a single P
-	kt    *kernelTimer  // nil: use timer
+	spin  bool         // a second P: busy-wait the last stretch
+	kt    *kernelTimer // nil: use timer
 	timer *time.Timer
 }
 
 func newSleeper() *sleeper {
 	s := &sleeper{timer: time.NewTimer(time.Hour)}
 	s.timer.Stop()
-	if runtime.GOMAXPROCS(0) > 1 {
-		s.spin = spinWindow
-	}
+	s.spin = runtime.GOMAXPROCS(0) > 1
 	if kt, err := newKernelTimer(); err == nil {
 		s.kt = kt
 	}
@@ -56,8 +67,19 @@ func (s *sleeper) close() {
 
 // until waits until deadline; false if ctx ended first.
 func (s *sleeper) until(ctx context.Context, deadline time.Time) bool {
+	gap := time.Until(deadline)
+	if gap <= 0 {
+		return ctx.Err() == nil
+	}
+	var window time.Duration // the last stretch, busy-waited
+	switch {
+	case gap <= minSleep:
+		window = gap
+	case s.spin:
+		window = min(spinWindow, gap/spinShare)
+	}
 	for {
-		d := time.Until(deadline) - s.spin
+		d := time.Until(deadline) - window
 		if d <= 0 {
 			break
 		}
@@ -78,7 +100,9 @@ func (s *sleeper) until(ctx context.Context, deadline time.Time) bool {
 		}
 	}
 	for time.Now().Before(deadline) {
-		// Busy-wait: at most s.spin (or the odd µs without it).
+		if !s.spin {
+			runtime.Gosched() // the only P: let the operations run
+		}
 	}
 	return ctx.Err() == nil
 }

@@ -111,6 +111,11 @@ func sharing(run *results.Run) string {
 	if !math.IsNaN(load.max) {
 		line += fmt.Sprintf("; load average up to %.2f", load.max)
 	}
+	// The generator's own cost: how close loadgen was to its limit, the
+	// other half of "could it keep up" (absent from older summaries).
+	if s.Env.CPUPerOpUs > 0 {
+		line += fmt.Sprintf("; loadgen spent %.1f µs of CPU per operation", s.Env.CPUPerOpUs)
+	}
 	return line
 }
 

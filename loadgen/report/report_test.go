@@ -82,3 +82,43 @@ func TestWriteFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestTextGeneratorCost: the generator's CPU per operation gets a line
+// when the summary has it (older summaries do not: no line).
+func TestTextGeneratorCost(t *testing.T) {
+	s := *fixture(t, "smoke-basic").Summary
+	var without bytes.Buffer
+	Text(&without, &s)
+	s.Env.CPUPerOpUs = 38.25
+	var with bytes.Buffer
+	Text(&with, &s)
+	if strings.Contains(without.String(), "generator:") {
+		t.Errorf("a summary without env.cpu_per_op_us printed a generator line:\n%s", without.String())
+	}
+	if !strings.Contains(with.String(), "generator: 38.2 µs of CPU per operation") {
+		t.Errorf("no generator line for env.cpu_per_op_us 38.25:\n%s", with.String())
+	}
+}
+
+// TestReportsGeneratorCost: report.md and report.html carry the
+// generator's CPU per operation on their shared-cores line when the
+// summary has it, and say nothing of it when it does not.
+func TestReportsGeneratorCost(t *testing.T) {
+	const want = "loadgen spent 38.2 µs of CPU per operation"
+	for _, cost := range []float64{0, 38.25} {
+		r := fixture(t, "smoke-basic")
+		s := *r.Summary
+		s.Env.CPUPerOpUs = cost
+		r.Summary = &s
+		var md, html bytes.Buffer
+		Markdown(&md, r)
+		if err := HTML(&html, r); err != nil {
+			t.Fatal(err)
+		}
+		for name, out := range map[string]string{"report.md": md.String(), "report.html": html.String()} {
+			if got := strings.Contains(out, want); got != (cost > 0) {
+				t.Errorf("env.cpu_per_op_us %v: %s has %q: %v, want %v", cost, name, want, got, cost > 0)
+			}
+		}
+	}
+}

@@ -33,6 +33,9 @@ func Text(w io.Writer, s *results.Summary) {
 	tw.Flush()
 	fmt.Fprintf(w, "latency corrected for coordinated omission (from intended send time); duration %.1fs, target %.1f/s, achieved %.1f/s, schedule lag p50 %.3fms p99 %.3fms max %.1fms\n",
 		s.DurationS, s.Load.TargetRate, s.Load.AchievedRate, s.Load.LagMs.P50, s.Load.LagMs.P99, s.Load.MaxLagMs)
+	if s.Env.CPUPerOpUs > 0 {
+		fmt.Fprintf(w, "generator: %.1f µs of CPU per operation (loadgen's user+sys over the operations it sent)\n", s.Env.CPUPerOpUs)
+	}
 	if s.Load.Dropped > 0 {
 		fmt.Fprintf(w, "dropped: %d of %d scheduled operations were never sent\n", s.Load.Dropped, s.Load.ScheduledOps)
 	}

@@ -52,6 +52,7 @@ func New(rep *engine.Report, t Target, env Env) *Summary {
 			SessionsLiveEnd: uint64(rep.SessionsLiveEnd),
 		},
 	}
+	s.Env.CPUPerOpUs = float64(rep.CPUPerOp) / float64(time.Microsecond)
 	if len(rep.Skipped) > 0 {
 		s.Skipped = map[string]uint64{}
 		for k, v := range rep.Skipped {

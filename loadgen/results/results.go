@@ -276,4 +276,10 @@ type Env struct {
 	LoadgenVersion string `json:"loadgen_version"`
 	OS             string `json:"os"`
 	Arch           string `json:"arch"`
+	// CPUPerOpUs is what one operation cost the generator, in
+	// microseconds of the loadgen process's CPU time (user + system)
+	// from the start of the timeline to the end of the drain, over the
+	// operations sent in it (warmup included): how close the generator
+	// is to its own limit on this machine. Omitted when unknown.
+	CPUPerOpUs float64 `json:"cpu_per_op_us,omitempty"`
 }

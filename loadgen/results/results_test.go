@@ -39,7 +39,7 @@ func report(t *testing.T, slo string) *engine.Report {
 		r.Record(recorder.Validate, recorder.Sample{Done: time.Millisecond, Expected: recorder.ReasonRacedDestroy})
 	}
 	return &engine.Report{Scenario: sc, StartedAt: time.Unix(1_700_000_000, 0), Duration: 10 * time.Second,
-		Valid: true, Stats: r.Snapshot(), TargetRate: 100, AchievedRate: 111.1}
+		Valid: true, Stats: r.Snapshot(), TargetRate: 100, AchievedRate: 111.1, CPUPerOp: 41500 * time.Nanosecond, SentOps: 1111}
 }
 
 func TestSummaryFieldsAndSLO(t *testing.T) {
@@ -70,6 +70,9 @@ func TestSummaryFieldsAndSLO(t *testing.T) {
 	}
 	if s.Env.GoVersion == "" || s.Env.GOMAXPROCS < 1 || s.Env.LoadgenVersion != "test" || s.Env.OS == "" {
 		t.Errorf("env %+v", s.Env)
+	}
+	if s.Env.CPUPerOpUs != 41.5 {
+		t.Errorf("env.cpu_per_op_us %v, want the engine's 41.5 µs", s.Env.CPUPerOpUs)
 	}
 }
 

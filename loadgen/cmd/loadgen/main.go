@@ -115,6 +115,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return compareCmd(args[1:], stdout, stderr)
 	case "gate":
 		return gateCmd(args[1:], stdout, stderr)
+	case "null-target":
+		return nullTargetCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "loadgen %s\n", version)
 		return exitOK
