@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -320,6 +321,12 @@ func (c *serveConfig) check() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together; give both or neither"))
+	} else if c.TLSCert != "" {
+		// Loaded now, not by ServeTLS after "listening" and --ready-file
+		// have told the world the server is up.
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("--tls-cert %s / --tls-key %s: %v; give a PEM certificate and its private key", c.TLSCert, c.TLSKey, err))
+		}
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-delay %s must be >= 0 and --shutdown-timeout %s positive", c.ShutdownDelay, c.ShutdownTimeout))

@@ -402,3 +402,20 @@ func TestUsageListsEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestBadTLSFilesExit2BeforeListening: a missing certificate was found
+// only after "listening" was logged and --ready-file written, then
+// "server failed", exit 1. It is a configuration error: exit 2 naming
+// --tls-cert, and no ready file.
+func TestBadTLSFilesExit2BeforeListening(t *testing.T) {
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	code, _, stderr := runSync(t, envMap(), "--listen", "127.0.0.1:0", "--tls-cert", filepath.Join(dir, "none.crt"),
+		"--tls-key", filepath.Join(dir, "none.key"), "--ready-file", ready, "--firebase-project", testProject)
+	if code != exitUsage || !strings.Contains(stderr, "--tls-cert") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming --tls-cert", code, stderr)
+	}
+	if _, err := os.Stat(ready); !os.IsNotExist(err) {
+		t.Errorf("ready file written for a server that never served (%v)", err)
+	}
+}
