@@ -233,7 +233,12 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 			w.Header()["Set-Cookie"] = []string{s.clearCookie}
 			s.writeError(w, http.StatusUnauthorized, "invalid_session", "the session cookie is malformed")
 		default:
-			s.storeFailed(w, "validate", err)
+			op := "validate"
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				// The write this validate guards never began.
+				op = "validate_before_write"
+			}
+			s.storeFailed(w, op, err)
 		}
 		return "", nil, false
 	}
@@ -450,6 +455,9 @@ func (s *Server) storeFailed(w http.ResponseWriter, op string, err error) {
 		if errors.Is(err, session.ErrOutOfMemory) {
 			msg = "session store is full (Redis maxmemory); no session was created; retry later"
 		}
+	case "validate_before_write":
+		outcome = "not_applied"
+		msg = "session store unavailable; the session could not be checked, so nothing was changed; retry later"
 	case "destroy", "destroy_all", "destroy_handle":
 		if errors.Is(err, session.ErrNotApplied) {
 			outcome = "not_applied"

@@ -108,3 +108,30 @@ func TestLogout503SaysTheOutcome(t *testing.T) {
 		}
 	}
 }
+
+// validateFailingStore cannot reach Redis to validate.
+type validateFailingStore struct{ session.API }
+
+func (f validateFailingStore) Validate(ctx context.Context, id string) (*session.Session, error) {
+	return nil, fmt.Errorf("x: %w: %w", session.ErrBackend, session.ErrNotApplied)
+}
+
+// TestWriteRefusedAtValidateSaysNotApplied: during an outage, logout
+// everywhere answered 503 with no "outcome" (the README promises one on
+// every 503 to a write): its validate failed before the write began, so
+// nothing changed. A read (GET) has no outcome to report.
+func TestWriteRefusedAtValidateSaysNotApplied(t *testing.T) {
+	e := newEnv(t, envOptions{store: func(s session.API) session.API { return validateFailingStore{s} }})
+	c := e.browser()
+	e.login(c, "alice")
+	r := e.do(c, "DELETE", "/v1/sessions", "")
+	r.wantError(t, http.StatusServiceUnavailable, "store_unavailable")
+	if got := r.json(t)["outcome"]; got != "not_applied" {
+		t.Errorf("DELETE /v1/sessions: outcome %v, want not_applied (%s)", got, r.body)
+	}
+	r = e.do(c, "GET", "/v1/sessions/current", "")
+	r.wantError(t, http.StatusServiceUnavailable, "store_unavailable")
+	if got, ok := r.json(t)["outcome"]; ok {
+		t.Errorf("GET: outcome %v on a read", got)
+	}
+}
