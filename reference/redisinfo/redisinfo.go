@@ -198,6 +198,12 @@ func (p *Poller) Poll(ctx context.Context) error {
 	default:
 		err = read(ctx, "", c)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Stopped, not failed: a reading cut short by shutdown (or by a
+		// start-up that ended on a configuration error) says nothing
+		// about Redis, and is neither recorded nor logged.
+		return err
+	}
 	p.record(nodes, err)
 	return err
 }

@@ -243,3 +243,29 @@ func TestRunReadsAtOnceAndStopsWithContext(t *testing.T) {
 		t.Fatal("Run did not return after its context was cancelled")
 	}
 }
+
+// TestCancelledReadIsNotAnOutage: a configuration error that ends
+// sessiond's start-up cancels the first INFO read; it logged "redis INFO
+// read failed … context canceled" beside the real error. A read cut
+// short by its context records and logs nothing.
+func TestCancelledReadIsNotAnOutage(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	logs := &syncBuffer{}
+	p := redisinfo.New(rdb, redisinfo.Options{Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Poll(ctx); err == nil {
+		t.Fatal("Poll with a cancelled context returned nil")
+	}
+	if strings.Contains(logs.String(), "INFO read failed") {
+		t.Fatalf("a cancelled read was logged as a failure:\n%s", logs)
+	}
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if gather(t, p)["sessiond_redis_up"][""] != 1 || strings.Contains(logs.String(), "answers again") {
+		t.Fatalf("after a cancelled read: up not 1, or a recovery logged for an outage that never was:\n%s", logs)
+	}
+}
