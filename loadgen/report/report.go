@@ -104,6 +104,12 @@ func sharing(run *results.Run) string {
 	other, steal, load := meanMax(run.Timeline, results.HostOtherCPUPct), meanMax(run.Timeline, results.HostCPUStealPct), meanMax(run.Timeline, results.HostLoad1)
 	if !math.IsNaN(other.mean) {
 		line += fmt.Sprintf("; other processes used %.0f%% of all cores on average (peak %.0f%%)", other.mean, other.max)
+		if s.Duet {
+			line += ", the duet partner's sessiond and Redis among them"
+		}
+	}
+	if s.Duet {
+		line += fmt.Sprintf("; a duet run (pair %s): the partner server got the same operations at the same moments", s.Pair)
 	}
 	if !math.IsNaN(steal.max) && steal.max >= 1 {
 		line += fmt.Sprintf("; the hypervisor stole up to %.0f%%", steal.max)

@@ -122,3 +122,25 @@ func TestReportsGeneratorCost(t *testing.T) {
 		}
 	}
 }
+
+// TestReportsSayADuetIsADuet: a duet's report counted the partner's
+// sessiond and Redis among "other processes" and never said it was one
+// half of a duet.
+func TestReportsSayADuetIsADuet(t *testing.T) {
+	for _, duet := range []bool{false, true} {
+		r := fixture(t, "smoke-basic")
+		s := *r.Summary
+		s.Duet, s.Pair = duet, "duet-ab12"
+		r.Summary = &s
+		var md, html bytes.Buffer
+		Markdown(&md, r)
+		if err := HTML(&html, r); err != nil {
+			t.Fatal(err)
+		}
+		for name, out := range map[string]string{"report.md": md.String(), "report.html": html.String()} {
+			if got := strings.Contains(out, "a duet run (pair duet-ab12)") && strings.Contains(out, "the duet partner"); got != duet {
+				t.Errorf("duet %v: %s names the duet: %v", duet, name, got)
+			}
+		}
+	}
+}
