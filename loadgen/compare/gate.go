@@ -474,7 +474,9 @@ const BackgroundGap = 20.0
 // makes the comparison undecidable.
 func loadWarnings(baseline, current []*results.Run, aligned bool) (w []string, undecidable bool) {
 	b := baseline[0].Summary
-	for _, r := range append(baseline[1:], current...) {
+	others := make([]*results.Run, 0, len(baseline)-1+len(current))
+	others = append(append(others, baseline[1:]...), current...)
+	for _, r := range others {
 		c := r.Summary
 		if relDiff(b.Load.TargetRate, c.Load.TargetRate) > 0.01 || relDiff(b.DurationS, c.DurationS) > 0.01 {
 			w = append(w, fmt.Sprintf("LOAD DIFFERS: %s ran %.6g/s for %.6g s, %s %.6g/s for %.6g s; latency depends on the load, so run both sides with the same scenario and flags",
