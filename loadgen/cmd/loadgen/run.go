@@ -116,7 +116,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, withDurationHint(fs, err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -128,6 +128,25 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// withDurationHint adds an example to the flag package's bare "parse
+// error" for a duration flag (--min-delta 5: a duration needs its unit).
+func withDurationHint(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	_, rest, ok := strings.Cut(msg, " for flag -")
+	if !ok || !strings.HasSuffix(msg, "parse error") {
+		return err
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	if f := fs.Lookup(name); f != nil {
+		if g, ok := f.Value.(flag.Getter); ok {
+			if _, isDur := g.Get().(time.Duration); isDur {
+				return fmt.Errorf("%w; a duration needs its unit, e.g. --%s 500ms or 10s", err, name)
+			}
+		}
+	}
+	return err
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
