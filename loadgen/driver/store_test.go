@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionbench/sessionbench/loadgen/driver"
@@ -16,7 +15,7 @@ import (
 
 func newStoreDriver(t *testing.T) *driver.Store {
 	t.Helper()
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	st, err := session.New(rdb, session.Config{})

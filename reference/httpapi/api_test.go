@@ -337,7 +337,7 @@ func TestRedisDownIs503NotValid(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.browser()
 	e.login(c, "alice")
-	e.mr.Close()
+	stopMiniredis(e.mr)
 	e.do(c, "GET", "/v1/sessions/current", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 	e.do(c, "POST", "/v1/sessions", "", "Authorization: Bearer "+e.token("alice")).wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 	e.do(c, "DELETE", "/v1/sessions/current", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
@@ -501,7 +501,7 @@ func listedIPs(t *testing.T, e *testEnv, c *http.Client) string {
 
 func TestHealthzReportsAuthMode(t *testing.T) {
 	e := newEnv(t, envOptions{cfg: func(c *Config) { c.Version = "v1.2.3" }})
-	e.mr.Close() // liveness must not depend on Redis
+	stopMiniredis(e.mr) // liveness must not depend on Redis
 	r := e.do(e.browser(), "GET", "/healthz", "")
 	m := r.json(t)
 	if r.StatusCode != http.StatusOK || m["status"] != "ok" || m["auth"] != auth.ModeLocal || m["version"] != "v1.2.3" {
@@ -518,7 +518,7 @@ func TestReadyzOK(t *testing.T) {
 
 func TestReadyzFailsWhenRedisDown(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	e.mr.Close()
+	stopMiniredis(e.mr)
 	e.do(e.browser(), "GET", "/readyz", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 }
 
@@ -671,7 +671,7 @@ func TestStoreFailureLogIsRateLimitedWithCount(t *testing.T) {
 	e := newEnv(t, envOptions{cfg: func(c *Config) { c.Now = clock.Now }})
 	c := e.browser()
 	e.login(c, "alice")
-	e.mr.Close()
+	stopMiniredis(e.mr)
 	for range 200 {
 		e.do(c, "GET", "/v1/sessions/current", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 	}

@@ -88,7 +88,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	e := &testEnv{t: t, logs: &syncBuffer{}}
 	addr := o.redisAddr
 	if addr == "" {
-		e.mr = miniredis.RunT(t)
+		e.mr = startMiniredis(t)
 		addr = e.mr.Addr()
 	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})

@@ -251,7 +251,7 @@ func TestNoSpanOrLogLineCarriesSecrets(t *testing.T) {
 	id4, _ := e.createSession(t, "alice") // a second login
 	add(id4, "")
 	// A Redis outage: 503s with error spans.
-	e.mr.Close()
+	stopMiniredis(e.mr)
 	e.serve("GET", "/v1/sessions/current", c1)
 	e.serve("POST", "/v1/sessions", "Authorization: Bearer "+tok3)
 

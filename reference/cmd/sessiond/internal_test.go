@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionbench/sessionbench/internal/testsvc"
@@ -55,7 +54,7 @@ func internalAddr(t *testing.T, s *server) string {
 
 func TestInternalFlagsRefusedWithTheFix(t *testing.T) {
 	_, pub := writeKey(t)
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	tok := writeFile(t, "token", testInternalToken)
 	short := writeFile(t, "short", "too-short")
 	for _, tc := range []struct {
@@ -177,7 +176,7 @@ func mapValues(m map[string]string) []string {
 // Keys without the internal API protect nothing, and serve says so; the
 // internal API without keys answers 501 with the fix.
 func TestSealingKeysLogNoFalseClaim(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0", "--sealing-keys-file", sealingKeysFile(t, "k1"))
 	if log := s.stderr.String(); !strings.Contains(log, "sealing keys are loaded but protect nothing here") || strings.Contains(log, "sealing keys loaded") {
 		t.Fatalf("start log:\n%s", log)
@@ -206,9 +205,9 @@ func TestSealingKeysLogNoFalseClaim(t *testing.T) {
 // as such (not only "context deadline exceeded"); go-redis's own lines
 // come through slog as JSON.
 func TestStartLogNamesClusterSeedsAndDialCause(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	dead := mr.Addr()
-	mr.Close()
+	stopMiniredis(mr)
 	s := startServer(t, "", "--redis-cluster="+dead, "--request-timeout", "300ms")
 	log := s.stderr.String()
 	if strings.Contains(log, "127.0.0.1:6379") {

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/sessionbench/sessionbench/reference/auth/authtest"
 )
 
@@ -168,7 +166,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestGCPrintsReportJSON(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	code, out, stderr := runSync(t, envMap(), "gc", "--redis-url", "redis://"+mr.Addr()+"/0")
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %s", code, stderr)
@@ -185,9 +183,9 @@ func TestGCPrintsReportJSON(t *testing.T) {
 }
 
 func TestGCRedisDownExits1(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	addr := mr.Addr()
-	mr.Close()
+	stopMiniredis(mr)
 	code, _, _ := runSync(t, envMap(), "gc", "--redis-url", "redis://"+addr+"/0", "--request-timeout", "200ms")
 	if code != exitFailure {
 		t.Fatalf("exit %d, want 1", code)
@@ -295,7 +293,7 @@ func (s *server) get(t *testing.T, path, cookie string) (int, string) {
 }
 
 func TestServeMainFlowAndLocalModeWarning(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0")
 	cookie := s.create(t, "alice")
 	if code, body := s.get(t, "/v1/sessions/current", cookie); code != http.StatusOK || !strings.Contains(body, `"user_id":"alice"`) {
@@ -314,7 +312,7 @@ func TestServeMainFlowAndLocalModeWarning(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0", "--shutdown-delay", "400ms")
 
 	// Start a create whose body is still being uploaded: the handler is

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -18,7 +17,7 @@ import (
 )
 
 func TestObservabilityFlagErrorsExit2NamingTheSetting(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	base := []string{"--redis-url", "redis://" + mr.Addr() + "/0", "--firebase-project", testProject, "--auth", "local", "--auth-public-key", "/nonexistent"}
 	for _, tc := range []struct {
 		env  []string
@@ -105,7 +104,7 @@ func TestServeExportsTracesAndLogsCloudLoggingJSON(t *testing.T) {
 	rc := &otlpReceiver{spans: map[string][]string{}, attrs: map[string][]map[string]string{}}
 	collector := httptest.NewServer(rc)
 	t.Cleanup(collector.Close)
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0", "--otel-endpoint", collector.URL, "--otel-sample-ratio", "1", "--access-log")
 
 	const email = "alice@example.com"
@@ -200,7 +199,7 @@ func keys(m map[string][]string) []string {
 }
 
 func TestServeWithoutEndpointSaysTracingIsOff(t *testing.T) {
-	mr := miniredis.RunT(t)
+	mr := startMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0")
 	if !strings.Contains(s.stderr.String(), `"message":"tracing off: no --otel-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT"`) {
 		t.Fatalf("start-up log does not say tracing is off: %s", s.stderr.String())
