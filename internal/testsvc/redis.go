@@ -62,5 +62,15 @@ func StartCluster(tb testing.TB) []string {
 // server; miniredis.FastForward moves its clock.
 func StartMiniredis(tb testing.TB) *miniredis.Miniredis {
 	tb.Helper()
-	return miniredis.RunT(tb)
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		tb.Fatalf("miniredis: %v", err)
+	}
+	tb.Cleanup(func() { StopMiniredis(mr) })
+	return mr
 }
+
+// StopMiniredis closes mr without a data race inside miniredis (see
+// redisenv.CloseMiniredis). Use it instead of mr.Close in tests that send
+// INFO; a stopped miniredis can still Restart.
+func StopMiniredis(mr *miniredis.Miniredis) { redisenv.CloseMiniredis(mr) }

@@ -9,13 +9,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/loadgen/driver"
 	"github.com/sessionbench/sessionbench/reference/session"
 )
 
 func newStoreDriver(t *testing.T) *driver.Store {
 	t.Helper()
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	st, err := session.New(rdb, session.Config{})

@@ -35,7 +35,7 @@ func (embeddedProvider) Start(_ context.Context, s Spec) (Env, error) {
 		},
 		conn: Conn{URL: "redis://" + mr.Addr() + "/0"},
 	}
-	e.onClose(func() error { closeMiniredis(mr); return nil })
+	e.onClose(func() error { CloseMiniredis(mr); return nil })
 	e.onClose(c.Close)
 	return e, nil
 }
@@ -51,12 +51,12 @@ func moduleVersion(path string) string {
 	return "(unknown version)"
 }
 
-// closeMiniredis closes mr so that the race detector sees no race inside
+// CloseMiniredis closes mr so that the race detector sees no race inside
 // miniredis (v2.40.0): its INFO handler reads the server field without
 // the lock that Close takes to clear it, and sessiond's INFO poller does
 // send INFO. Closing the server first waits for every connection's
 // goroutine to end, which orders those reads before Close's write.
-func closeMiniredis(mr *miniredis.Miniredis) {
+func CloseMiniredis(mr *miniredis.Miniredis) {
 	if srv := mr.Server(); srv != nil {
 		srv.Close()
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/auth/authtest"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -337,7 +338,7 @@ func TestRedisDownIs503NotValid(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.browser()
 	e.login(c, "alice")
-	stopMiniredis(e.mr)
+	testsvc.StopMiniredis(e.mr)
 	e.do(c, "GET", "/v1/sessions/current", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 	e.do(c, "POST", "/v1/sessions", "", "Authorization: Bearer "+e.token("alice")).wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 	e.do(c, "DELETE", "/v1/sessions/current", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
@@ -501,7 +502,7 @@ func listedIPs(t *testing.T, e *testEnv, c *http.Client) string {
 
 func TestHealthzReportsAuthMode(t *testing.T) {
 	e := newEnv(t, envOptions{cfg: func(c *Config) { c.Version = "v1.2.3" }})
-	stopMiniredis(e.mr) // liveness must not depend on Redis
+	testsvc.StopMiniredis(e.mr) // liveness must not depend on Redis
 	r := e.do(e.browser(), "GET", "/healthz", "")
 	m := r.json(t)
 	if r.StatusCode != http.StatusOK || m["status"] != "ok" || m["auth"] != auth.ModeLocal || m["version"] != "v1.2.3" {
@@ -518,7 +519,7 @@ func TestReadyzOK(t *testing.T) {
 
 func TestReadyzFailsWhenRedisDown(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	stopMiniredis(e.mr)
+	testsvc.StopMiniredis(e.mr)
 	e.do(e.browser(), "GET", "/readyz", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 }
 
@@ -671,7 +672,7 @@ func TestStoreFailureLogIsRateLimitedWithCount(t *testing.T) {
 	e := newEnv(t, envOptions{cfg: func(c *Config) { c.Now = clock.Now }})
 	c := e.browser()
 	e.login(c, "alice")
-	stopMiniredis(e.mr)
+	testsvc.StopMiniredis(e.mr)
 	for range 200 {
 		e.do(c, "GET", "/v1/sessions/current", "").wantError(t, http.StatusServiceUnavailable, "store_unavailable")
 	}

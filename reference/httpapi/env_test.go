@@ -21,6 +21,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/reference/auth"
 	"github.com/sessionbench/sessionbench/reference/auth/authtest"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -88,7 +89,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	e := &testEnv{t: t, logs: &syncBuffer{}}
 	addr := o.redisAddr
 	if addr == "" {
-		e.mr = startMiniredis(t)
+		e.mr = testsvc.StartMiniredis(t)
 		addr = e.mr.Addr()
 	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/reference/auth/authtest"
 	"github.com/sessionbench/sessionbench/reference/cloudlog"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -251,7 +252,7 @@ func TestNoSpanOrLogLineCarriesSecrets(t *testing.T) {
 	id4, _ := e.createSession(t, "alice") // a second login
 	add(id4, "")
 	// A Redis outage: 503s with error spans.
-	stopMiniredis(e.mr)
+	testsvc.StopMiniredis(e.mr)
 	e.serve("GET", "/v1/sessions/current", c1)
 	e.serve("POST", "/v1/sessions", "Authorization: Bearer "+tok3)
 

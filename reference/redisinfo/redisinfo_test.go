@@ -107,7 +107,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestNothingExportedBeforeTheFirstRead(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	if got := gather(t, redisinfo.New(rdb, redisinfo.Options{})); len(got) != 0 {
@@ -156,7 +156,7 @@ func TestRealRedisMemoryPolicyAndPolicyChange(t *testing.T) {
 }
 
 func TestUnreachableRedisIsDownAndLoggedOncePerOutage(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	addr := mr.Addr()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
@@ -172,7 +172,7 @@ func TestUnreachableRedisIsDownAndLoggedOncePerOutage(t *testing.T) {
 	if m["sessiond_redis_up"][""] != 1 || m["sessiond_redis_used_memory_bytes"] != nil {
 		t.Fatalf("miniredis: %v; want up 1 and no memory gauges", m)
 	}
-	stopMiniredis(mr)
+	testsvc.StopMiniredis(mr)
 	for i := 0; i < 3; i++ {
 		if err := p.Poll(ctx); err == nil {
 			t.Fatal("Poll of a closed Redis returned nil")
@@ -221,7 +221,7 @@ func TestClusterReportsEveryMaster(t *testing.T) {
 // Run reads at once (not only after the first interval) and returns when
 // its context ends.
 func TestRunReadsAtOnceAndStopsWithContext(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	p := redisinfo.New(rdb, redisinfo.Options{Interval: time.Hour})
@@ -248,7 +248,7 @@ func TestRunReadsAtOnceAndStopsWithContext(t *testing.T) {
 // read failed … context canceled" beside the real error. A read cut
 // short by its context records and logs nothing.
 func TestCancelledReadIsNotAnOutage(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	logs := &syncBuffer{}

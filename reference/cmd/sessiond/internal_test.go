@@ -54,7 +54,7 @@ func internalAddr(t *testing.T, s *server) string {
 
 func TestInternalFlagsRefusedWithTheFix(t *testing.T) {
 	_, pub := writeKey(t)
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	tok := writeFile(t, "token", testInternalToken)
 	short := writeFile(t, "short", "too-short")
 	for _, tc := range []struct {
@@ -176,7 +176,7 @@ func mapValues(m map[string]string) []string {
 // Keys without the internal API protect nothing, and serve says so; the
 // internal API without keys answers 501 with the fix.
 func TestSealingKeysLogNoFalseClaim(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0", "--sealing-keys-file", sealingKeysFile(t, "k1"))
 	if log := s.stderr.String(); !strings.Contains(log, "sealing keys are loaded but protect nothing here") || strings.Contains(log, "sealing keys loaded") {
 		t.Fatalf("start log:\n%s", log)
@@ -205,9 +205,9 @@ func TestSealingKeysLogNoFalseClaim(t *testing.T) {
 // as such (not only "context deadline exceeded"); go-redis's own lines
 // come through slog as JSON.
 func TestStartLogNamesClusterSeedsAndDialCause(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	dead := mr.Addr()
-	stopMiniredis(mr)
+	testsvc.StopMiniredis(mr)
 	s := startServer(t, "", "--redis-cluster="+dead, "--request-timeout", "300ms")
 	log := s.stderr.String()
 	if strings.Contains(log, "127.0.0.1:6379") {

@@ -85,7 +85,7 @@ func TestEvictionPolicyAtStart(t *testing.T) {
 // --dev-insecure-cookie drops Secure and the __Host- prefix, only on a
 // loopback listen address, loudly.
 func TestDevInsecureCookie(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	_, pub := writeKey(t)
 	for _, listen := range []string{"0.0.0.0:0", ":0", "192.0.2.1:0"} {
 		code, stderr := runFor(t, 10*time.Second, "serve", "--listen", listen, "--dev-insecure-cookie", "--redis-url", "redis://"+mr.Addr()+"/0",
@@ -123,7 +123,7 @@ func TestRecheckUserNeedsAdminAPI(t *testing.T) {
 }
 
 func TestCORSFlagsReachTheServer(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	_, pub := writeKey(t)
 	code, _, stderr := runSync(t, envMap(), "--listen", "127.0.0.1:0", "--redis-url", "redis://"+mr.Addr()+"/0", "--auth", "local",
 		"--auth-public-key", pub, "--firebase-project", testProject, "--cors-origin", "https://app.other.com", "--public-origin", "https://api.example.com")
@@ -146,7 +146,7 @@ func TestCORSFlagsReachTheServer(t *testing.T) {
 
 // Issue 6: there was no operator command to end a user's sessions.
 func TestRevokeUID(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	url := "redis://" + mr.Addr() + "/0"
 	s := startServer(t, url)
 	a1, a2, b := s.create(t, "alice"), s.create(t, "alice"), s.create(t, "bob")
@@ -188,7 +188,7 @@ func TestRevokeAllDisabledWithEmulator(t *testing.T) {
 	if err := c.BatchCreate(ctx, []emulator.User{{UID: "ann"}, {UID: "ben", Disabled: true}, {UID: "cat", Disabled: true}}); err != nil {
 		t.Fatal(err)
 	}
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	url := "redis://" + mr.Addr() + "/0"
 	s := startServer(t, url)
 	ann, ben, cat := s.create(t, "ann"), s.create(t, "ben"), s.create(t, "cat")

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/reference/auth/authtest"
 )
 
@@ -166,7 +167,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestGCPrintsReportJSON(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	code, out, stderr := runSync(t, envMap(), "gc", "--redis-url", "redis://"+mr.Addr()+"/0")
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %s", code, stderr)
@@ -183,9 +184,9 @@ func TestGCPrintsReportJSON(t *testing.T) {
 }
 
 func TestGCRedisDownExits1(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	addr := mr.Addr()
-	stopMiniredis(mr)
+	testsvc.StopMiniredis(mr)
 	code, _, _ := runSync(t, envMap(), "gc", "--redis-url", "redis://"+addr+"/0", "--request-timeout", "200ms")
 	if code != exitFailure {
 		t.Fatalf("exit %d, want 1", code)
@@ -293,7 +294,7 @@ func (s *server) get(t *testing.T, path, cookie string) (int, string) {
 }
 
 func TestServeMainFlowAndLocalModeWarning(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0")
 	cookie := s.create(t, "alice")
 	if code, body := s.get(t, "/v1/sessions/current", cookie); code != http.StatusOK || !strings.Contains(body, `"user_id":"alice"`) {
@@ -312,7 +313,7 @@ func TestServeMainFlowAndLocalModeWarning(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0", "--shutdown-delay", "400ms")
 
 	// Start a create whose body is still being uploaded: the handler is

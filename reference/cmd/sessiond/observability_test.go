@@ -13,11 +13,12 @@ import (
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/reference/auth/authtest"
 )
 
 func TestObservabilityFlagErrorsExit2NamingTheSetting(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	base := []string{"--redis-url", "redis://" + mr.Addr() + "/0", "--firebase-project", testProject, "--auth", "local", "--auth-public-key", "/nonexistent"}
 	for _, tc := range []struct {
 		env  []string
@@ -104,7 +105,7 @@ func TestServeExportsTracesAndLogsCloudLoggingJSON(t *testing.T) {
 	rc := &otlpReceiver{spans: map[string][]string{}, attrs: map[string][]map[string]string{}}
 	collector := httptest.NewServer(rc)
 	t.Cleanup(collector.Close)
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0", "--otel-endpoint", collector.URL, "--otel-sample-ratio", "1", "--access-log")
 
 	const email = "alice@example.com"
@@ -199,7 +200,7 @@ func keys(m map[string][]string) []string {
 }
 
 func TestServeWithoutEndpointSaysTracingIsOff(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0")
 	if !strings.Contains(s.stderr.String(), `"message":"tracing off: no --otel-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT"`) {
 		t.Fatalf("start-up log does not say tracing is off: %s", s.stderr.String())

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionbench/sessionbench/internal/testsvc"
 	"github.com/sessionbench/sessionbench/reference/session"
 )
 
@@ -55,7 +56,7 @@ func TestBadWriteRecordFormatExits2NamingTheFlag(t *testing.T) {
 // serve --write-record-format 1 stores sessions as format-1 hashes under
 // the 43-character key hash, serves them, and says so at start.
 func TestServeWritesFormat1WhenAsked(t *testing.T) {
-	mr := startMiniredis(t)
+	mr := testsvc.StartMiniredis(t)
 	s := startServer(t, "redis://"+mr.Addr()+"/0", "--write-record-format", "1")
 	cookie := s.create(t, "alice")
 	if code, body := s.get(t, "/v1/sessions/current", cookie); code != http.StatusOK || !strings.Contains(body, `"user_id":"alice"`) {
