@@ -7,10 +7,12 @@
 package testsvc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 
 	"github.com/sessionbench/sessionbench/internal/firebaseemu"
@@ -56,4 +58,24 @@ func unavailable(service string, err error, howTo string, ci bool) (string, bool
 // missing (not in PATH, or, for Docker, no engine answering).
 func NotInstalled(err error) bool {
 	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, firebaseemu.ErrCLIMissing) || errors.Is(err, redisenv.ErrUnavailable)
+}
+
+// SyncBuffer is an io.Writer that servers' goroutines may write to while
+// a test reads it: the log sink of tests that check log lines.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

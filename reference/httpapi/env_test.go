@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -44,24 +43,6 @@ var signingKey = sync.OnceValues(func() (*rsa.PrivateKey, []byte) {
 	return key, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 })
 
-// syncBuffer collects logs written from handler goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // envOptions tweak newEnv.
 type envOptions struct {
 	redisAddr string // default: a fresh miniredis
@@ -81,12 +62,12 @@ type testEnv struct {
 	rdb   *redis.Client
 	store *session.Store
 	key   *rsa.PrivateKey
-	logs  *syncBuffer
+	logs  *testsvc.SyncBuffer
 }
 
 func newEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, logs: &syncBuffer{}}
+	e := &testEnv{t: t, logs: &testsvc.SyncBuffer{}}
 	addr := o.redisAddr
 	if addr == "" {
 		e.mr = testsvc.StartMiniredis(t)

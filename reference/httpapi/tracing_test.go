@@ -32,14 +32,14 @@ import (
 type tracedEnv struct {
 	*testEnv
 	rec  *tracetest.SpanRecorder
-	logs *syncBuffer
+	logs *testsvc.SyncBuffer
 }
 
 func newTracedEnv(t *testing.T, sampler sdktrace.Sampler, o envOptions) *tracedEnv {
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sampler))
-	logs := &syncBuffer{}
+	logs := &testsvc.SyncBuffer{}
 	inner := o.cfg
 	o.cfg = func(c *Config) {
 		c.TracerProvider = tp

@@ -1,13 +1,11 @@
 package redisinfo_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,24 +86,6 @@ func value(m *dto.Metric) float64 {
 	return -1
 }
 
-// syncBuffer collects log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestNothingExportedBeforeTheFirstRead(t *testing.T) {
 	mr := testsvc.StartMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -160,7 +140,7 @@ func TestUnreachableRedisIsDownAndLoggedOncePerOutage(t *testing.T) {
 	addr := mr.Addr()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	logs := &syncBuffer{}
+	logs := &testsvc.SyncBuffer{}
 	p := redisinfo.New(rdb, redisinfo.Options{Timeout: 500 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Explain: func(err error) error { return fmt.Errorf("%w (cause: EXPLAINED)", err) }})
 	ctx := context.Background()
@@ -251,7 +231,7 @@ func TestCancelledReadIsNotAnOutage(t *testing.T) {
 	mr := testsvc.StartMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	logs := &syncBuffer{}
+	logs := &testsvc.SyncBuffer{}
 	p := redisinfo.New(rdb, redisinfo.Options{Timeout: time.Second, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

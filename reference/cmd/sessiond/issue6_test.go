@@ -22,7 +22,7 @@ import (
 func runFor(t *testing.T, d time.Duration, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var errb syncBuffer
+	var errb testsvc.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, envMap(), io.Discard, &errb) }()
 	select {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +21,6 @@ import (
 )
 
 const testProject = "demo-sessionbench"
-
-// syncBuffer is an io.Writer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func envMap(kv ...string) func(string) string {
 	m := map[string]string{}
@@ -53,7 +33,7 @@ func envMap(kv ...string) func(string) string {
 // runSync runs sessiond to completion and returns exit code, stdout, stderr.
 func runSync(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb testsvc.SyncBuffer
 	code := run(context.Background(), args, getenv, &out, &errb)
 	return code, out.String(), errb.String()
 }
@@ -198,7 +178,7 @@ type server struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan int
-	stderr *syncBuffer
+	stderr *testsvc.SyncBuffer
 	key    *rsa.PrivateKey
 }
 
@@ -224,7 +204,7 @@ func startServer(t *testing.T, redisURL string, extra ...string) *server {
 	key, pub := writeKey(t)
 	ready := filepath.Join(t.TempDir(), "addr")
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}, key: key}
+	s := &server{cancel: cancel, done: make(chan int, 1), stderr: &testsvc.SyncBuffer{}, key: key}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--ready-file", ready}
 	if redisURL != "" { // "": the flag's default (or what extra says)
 		args = append(args, "--redis-url", redisURL)
