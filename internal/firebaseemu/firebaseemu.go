@@ -29,7 +29,7 @@ import (
 // HowTo is how to get the firebase CLI.
 const HowTo = "npm install -g firebase-tools"
 
-// HostEnv is the variable the Admin SDK reads to talk to an emulator.
+// HostEnv is the variable that points Firebase clients at an emulator.
 const HostEnv = auth.EmulatorHostEnv
 
 // DefaultStartTimeout bounds the wait for the emulator to answer: a cold

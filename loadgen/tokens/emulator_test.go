@@ -15,7 +15,7 @@ import (
 // verifier accepts its tokens for the right users.
 func TestEmulatorTokensVerifyWithEmulatorVerifier(t *testing.T) {
 	host, project := testsvc.StartAuthEmulator(t)
-	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", host) // the Admin SDK reads it
+	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", host) // as sessiond would find it in its environment
 	ctx := context.Background()
 	src, err := tokens.NewEmulator(ctx, tokens.EmulatorConfig{Host: host, Project: project, Users: 3})
 	if err != nil {

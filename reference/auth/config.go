@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// EmulatorHostEnv is the environment variable that points the Firebase
-// Admin SDK at the Auth emulator. The SDK reads it from the process
-// environment by itself, which is why the guards below exist.
+// EmulatorHostEnv is the environment variable that points Firebase's
+// Admin SDKs (and sessiond's --auth=emulator) at the Auth emulator. A
+// process that has it set expects emulator tokens, which is why the
+// guards below exist.
 const EmulatorHostEnv = "FIREBASE_AUTH_EMULATOR_HOST"
 
 // DefaultClockSkew is the clock skew the verifiers tolerate on iat, exp and
@@ -50,15 +51,15 @@ func ProjectFromEnv(getenv func(string) string) string {
 // CheckEmulatorGuard refuses the combinations of --auth mode and
 // FIREBASE_AUTH_EMULATOR_HOST (emulatorHost, its value) that would make the
 // server verify tokens differently from what the operator asked for:
-// production mode with the emulator host set (the Admin SDK would then
-// accept unsigned tokens from anyone), and emulator mode without it (the
-// SDK would silently verify against production). It also refuses unknown
+// production mode with the emulator host set (whoever set it expects
+// unsigned emulator tokens, and a Firebase Admin SDK in the process would
+// accept them from anyone), and emulator mode without it (nothing to ask). It also refuses unknown
 // modes. The error names the flag, the variable and the fix.
 func CheckEmulatorGuard(mode, emulatorHost string) error {
 	switch mode {
 	case ModeFirebase:
 		if emulatorHost != "" {
-			return fmt.Errorf("--auth=%s refuses to run while %s is set (%q): the Firebase Admin SDK would accept unsigned emulator tokens; unset %s for production, or use --auth=%s for development against the emulator",
+			return fmt.Errorf("--auth=%s refuses to run while %s is set (%q): it points Firebase at the emulator, whose unsigned tokens anyone can forge; unset %s for production, or use --auth=%s for development against the emulator",
 				ModeFirebase, EmulatorHostEnv, emulatorHost, EmulatorHostEnv, ModeEmulator)
 		}
 	case ModeEmulator:
@@ -95,10 +96,19 @@ type FirebaseConfig struct {
 	// aud claim). Required; see ProjectFromEnv.
 	ProjectID string
 	// EmulatorHost is the value of FIREBASE_AUTH_EMULATOR_HOST as the
-	// process sees it. It must be empty: the Admin SDK reads the variable
-	// itself and would skip signature checks. NewFirebase also checks the
-	// process environment, because that is what the SDK will read.
+	// process sees it. It must be empty: a process pointed at the emulator
+	// must not verify production tokens. NewFirebase also checks the
+	// process environment.
 	EmulatorHost string
+	// CertsURL is where the signing certificates are fetched; empty means
+	// GoogleCertsURL. Tests and egress proxies set it.
+	CertsURL string
+	// IdentityToolkitURL is the Identity Toolkit API root for the user
+	// lookups; empty means IdentityToolkitURL. Tests set it.
+	IdentityToolkitURL string
+	// Now is the clock for the claims and the certificate cache; nil
+	// means time.Now. Tests set it.
+	Now func() time.Time
 	// CredentialsFile is an optional service-account JSON file, used only
 	// for the revocation check (a user lookup). Empty means Application
 	// Default Credentials; with none found, plain verification still works
@@ -113,8 +123,7 @@ type EmulatorConfig struct {
 	// tokens for other projects are refused. Required.
 	ProjectID string
 	// EmulatorHost is the value of FIREBASE_AUTH_EMULATOR_HOST ("127.0.0.1:9099").
-	// Required, and it must equal the process environment's value, which
-	// is what the Admin SDK actually uses.
+	// Required; sessiond passes the process environment's value.
 	EmulatorHost string
 }
 

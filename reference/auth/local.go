@@ -20,10 +20,8 @@ const maxSubjectLen = 128
 // the same claim rules as the Admin SDK. It is immutable after NewLocal and
 // so safe for concurrent use.
 type localVerifier struct {
-	project string
-	now     func() time.Time
-	skew    time.Duration
-	parser  *jwt.Parser
+	claimRules
+	parser *jwt.Parser
 	// all holds every key; byKID the one key a token naming that kid must
 	// be signed with; unlabelled the keys without a kid, for tokens whose
 	// kid matches no label.
@@ -54,10 +52,8 @@ func NewLocal(cfg LocalConfig) (Verifier, error) {
 		now = time.Now
 	}
 	v := &localVerifier{
-		project: cfg.ProjectID,
-		now:     now,
-		skew:    skew,
-		byKID:   map[string]jwt.VerificationKeySet{},
+		claimRules: claimRules{project: cfg.ProjectID, now: now, skew: skew},
+		byKID:      map[string]jwt.VerificationKeySet{},
 	}
 	labelled, err := v.loadKeys(cfg.PublicKeyPEM)
 	if err != nil {
@@ -172,8 +168,29 @@ func (v *localVerifier) Verify(_ context.Context, idToken string, _ bool) (*Toke
 	return v.checkClaims(claims)
 }
 
+// claimRules are the Firebase ID token claim rules every verifier
+// applies, with the Admin SDK's tolerance for clock skew.
+type claimRules struct {
+	project string
+	now     func() time.Time
+	skew    time.Duration
+}
+
+// validator checks what golang-jwt knows: aud, iss, exp and iat (with
+// the skew), for tokens parsed without a signature check.
+func (v claimRules) validator() *jwt.Validator {
+	return jwt.NewValidator(
+		jwt.WithAudience(v.project),
+		jwt.WithIssuer(IssuerPrefix+v.project),
+		jwt.WithLeeway(v.skew),
+		jwt.WithTimeFunc(v.now),
+		jwt.WithIssuedAt(),
+		jwt.WithExpirationRequired(),
+	)
+}
+
 // checkClaims applies the Firebase rules golang-jwt does not know.
-func (v *localVerifier) checkClaims(c jwt.MapClaims) (*Token, error) {
+func (v claimRules) checkClaims(c jwt.MapClaims) (*Token, error) {
 	// Firebase's aud is a single string; golang-jwt would also take a list.
 	if aud, ok := c["aud"].(string); !ok || aud != v.project {
 		return nil, fmt.Errorf("%w: aud claim must be the string %q", ErrInvalidToken, v.project)
@@ -227,5 +244,5 @@ func numericTime(c jwt.MapClaims, name string) (time.Time, error) {
 // compile-time interface checks
 var (
 	_ Verifier = (*localVerifier)(nil)
-	_ Verifier = (*sdkVerifier)(nil)
+	_ Verifier = (*googleVerifier)(nil)
 )

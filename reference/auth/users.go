@@ -1,16 +1,40 @@
 package auth
 
 // This file holds the Admin API's view of users, for the revocation
-// checks of live sessions (--recheck-user) and `sessiond revoke`.
+// checks of live sessions (--recheck-user) and `sessiond revoke`: two
+// calls of the Identity Toolkit REST API, accounts:lookup and
+// accounts:batchGet, the ones the Admin SDK's GetUser and Users make.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
-	fbauth "firebase.google.com/go/v4/auth"
-	"google.golang.org/api/iterator"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+)
+
+// IdentityToolkitURL is the Identity Toolkit API's root, before "/v1".
+const IdentityToolkitURL = "https://identitytoolkit.googleapis.com"
+
+// toolkitScope is the OAuth scope the user lookups are made with.
+const toolkitScope = "https://www.googleapis.com/auth/cloud-platform"
+
+// Bounds of one Identity Toolkit call: a timeout when the caller has no
+// earlier deadline, and how much of an answer is read.
+const (
+	toolkitTimeout  = 30 * time.Second
+	toolkitMaxBytes = 32 << 20
+	toolkitPageSize = 1000
 )
 
 // ErrUserNotFound means Firebase has no such user: it was deleted.
@@ -50,49 +74,197 @@ type Users interface {
 // firebase mode without Google credentials the lookups cannot
 // authenticate.
 func UsersOf(v Verifier) (Users, error) {
-	sv, ok := v.(*sdkVerifier)
+	gv, ok := v.(*googleVerifier)
 	if !ok {
 		return nil, fmt.Errorf("auth: --auth=%s has no Firebase Admin API to look users up; use --auth=firebase or --auth=emulator", v.Mode())
 	}
-	if sv.noRevocation != nil {
-		return nil, fmt.Errorf("auth: %s: %w", sv.mode, sv.noRevocation)
+	if gv.noRevocation != nil {
+		return nil, fmt.Errorf("auth: %s: %w", gv.mode, gv.noRevocation)
 	}
-	return sv, nil
+	return gv.users, nil
+}
+
+// googleClient returns an HTTP client that authenticates as the service
+// account in credentialsFile, or with Application Default Credentials
+// when it is empty. Tokens are fetched and refreshed on use, not here.
+func googleClient(ctx context.Context, credentialsFile string) (*http.Client, error) {
+	// Token refreshes outlive the caller's context.
+	ctx = context.WithoutCancel(ctx)
+	var (
+		creds *google.Credentials
+		err   error
+	)
+	if credentialsFile != "" {
+		data, rerr := os.ReadFile(credentialsFile)
+		if rerr != nil {
+			return nil, fmt.Errorf("read credentials file: %w", rerr)
+		}
+		var kind struct {
+			Type google.CredentialsType `json:"type"`
+		}
+		if jerr := json.Unmarshal(data, &kind); jerr != nil {
+			return nil, fmt.Errorf("credentials file %s is not JSON: %w", credentialsFile, jerr)
+		}
+		// The file is the operator's own: any type Google issues is
+		// accepted, checked against what the file says it is.
+		creds, err = google.CredentialsFromJSONWithType(ctx, data, kind.Type, toolkitScope)
+		if err != nil {
+			return nil, fmt.Errorf("credentials file %s: %w", credentialsFile, err)
+		}
+	} else if creds, err = google.FindDefaultCredentials(ctx, toolkitScope); err != nil {
+		return nil, err
+	}
+	hc := oauth2.NewClient(ctx, creds.TokenSource)
+	hc.Timeout = toolkitTimeout
+	return hc, nil
+}
+
+// emulatorOwner authenticates to the emulator the way the Admin SDK
+// does, with the fixed "owner" token only an emulator accepts.
+type emulatorOwner struct{ next http.RoundTripper }
+
+func (t emulatorOwner) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer owner")
+	return t.next.RoundTrip(r)
+}
+
+// toolkitUsers implements Users over the Identity Toolkit REST API.
+type toolkitUsers struct {
+	mode string
+	base string // …/v1/projects/<project>
+	hc   *http.Client
+}
+
+func newToolkitUsers(mode, root, project string, hc *http.Client) *toolkitUsers {
+	return &toolkitUsers{mode: mode, base: root + "/v1/projects/" + url.PathEscape(project), hc: hc}
+}
+
+// toolkitUser is a user as accounts:lookup and accounts:batchGet return it.
+type toolkitUser struct {
+	LocalID  string `json:"localId"`
+	Disabled bool   `json:"disabled"`
+	// ValidSince is seconds since 1970, as a string.
+	ValidSince string `json:"validSince"`
+}
+
+func (u toolkitUser) state() (UserState, error) {
+	s := UserState{UID: u.LocalID, Disabled: u.Disabled}
+	if u.ValidSince != "" {
+		secs, err := strconv.ParseInt(u.ValidSince, 10, 64)
+		if err != nil || secs < 0 {
+			return UserState{}, fmt.Errorf("user %s: validSince %q is not a number of seconds", u.LocalID, u.ValidSince)
+		}
+		if secs > 0 {
+			s.TokensValidAfter = time.Unix(secs, 0)
+		}
+	}
+	return s, nil
 }
 
 // User implements Users.
-func (v *sdkVerifier) User(ctx context.Context, uid string) (UserState, error) {
-	u, err := v.client.GetUser(ctx, uid)
+func (c *toolkitUsers) User(ctx context.Context, uid string) (UserState, error) {
+	body, err := json.Marshal(map[string][]string{"localId": {uid}})
 	if err != nil {
-		if fbauth.IsUserNotFound(err) {
-			return UserState{}, fmt.Errorf("%w: %s: %w", ErrUserNotFound, uid, err)
-		}
-		return UserState{}, fmt.Errorf("auth: %s: look up user: %w", v.mode, err)
+		return UserState{}, fmt.Errorf("auth: %s: look up user: %w", c.mode, err)
 	}
-	return userState(u), nil
+	var out struct {
+		Users []toolkitUser `json:"users"`
+	}
+	if err := c.call(ctx, http.MethodPost, c.base+"/accounts:lookup", body, &out); err != nil {
+		if errors.Is(err, ErrUserNotFound) {
+			return UserState{}, fmt.Errorf("%w: %s", ErrUserNotFound, uid)
+		}
+		return UserState{}, fmt.Errorf("auth: %s: look up user: %w", c.mode, err)
+	}
+	for _, u := range out.Users {
+		if u.LocalID == uid {
+			s, err := u.state()
+			if err != nil {
+				return UserState{}, fmt.Errorf("auth: %s: look up user: %w", c.mode, err)
+			}
+			return s, nil
+		}
+	}
+	return UserState{}, fmt.Errorf("%w: %s", ErrUserNotFound, uid)
 }
 
 // EachUser implements Users.
-func (v *sdkVerifier) EachUser(ctx context.Context, f func(UserState) error) error {
-	it := v.client.Users(ctx, "")
+func (c *toolkitUsers) EachUser(ctx context.Context, f func(UserState) error) error {
+	page := ""
 	for {
-		u, err := it.Next()
-		if errors.Is(err, iterator.Done) {
+		q := url.Values{"maxResults": {strconv.Itoa(toolkitPageSize)}}
+		if page != "" {
+			q.Set("nextPageToken", page)
+		}
+		var out struct {
+			Users         []toolkitUser `json:"users"`
+			NextPageToken string        `json:"nextPageToken"`
+		}
+		if err := c.call(ctx, http.MethodGet, c.base+"/accounts:batchGet?"+q.Encode(), nil, &out); err != nil {
+			return fmt.Errorf("auth: %s: list users: %w", c.mode, err)
+		}
+		for _, u := range out.Users {
+			s, err := u.state()
+			if err != nil {
+				return fmt.Errorf("auth: %s: list users: %w", c.mode, err)
+			}
+			if err := f(s); err != nil {
+				return err
+			}
+		}
+		if out.NextPageToken == "" || out.NextPageToken == page || len(out.Users) == 0 {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("auth: %s: list users: %w", v.mode, err)
-		}
-		if err := f(userState(u.UserRecord)); err != nil {
-			return err
-		}
+		page = out.NextPageToken
 	}
 }
 
-func userState(u *fbauth.UserRecord) UserState {
-	s := UserState{UID: u.UID, Disabled: u.Disabled}
-	if u.TokensValidAfterMillis > 0 {
-		s.TokensValidAfter = time.UnixMilli(u.TokensValidAfterMillis)
+// call makes one API call and decodes a 200 answer into out. An error
+// answer becomes an error with its status and Google's message;
+// USER_NOT_FOUND wraps ErrUserNotFound.
+func (c *toolkitUsers) call(ctx context.Context, method, u string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
-	return s
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, toolkitMaxBytes+1))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if len(data) > toolkitMaxBytes {
+		return fmt.Errorf("answer over %d bytes", toolkitMaxBytes)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(data, &e)
+		if strings.HasPrefix(e.Error.Message, "USER_NOT_FOUND") {
+			return ErrUserNotFound
+		}
+		msg := e.Error.Message
+		if msg == "" {
+			msg = string(data[:min(len(data), 200)])
+		}
+		return fmt.Errorf("%s answered %s: %s", req.URL.Host, resp.Status, msg)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("answer is not the expected JSON: %w", err)
+	}
+	return nil
 }
