@@ -116,7 +116,7 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	var c gcConfig
 	fs := newFlagSet("sessiond gc", "sessiond gc [flags]", stderr)
 	registerRedisFlags(fs, &c.redisConfig)
-	fs.DurationVar(&c.Interval, "interval", 0, "repeat every `interval` until stopped (default 0: run once)")
+	durationVar(fs, &c.Interval, "interval", 0, "repeat every `interval` until stopped (default 0: run once)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageExit(stderr, err)
 	}

@@ -91,6 +91,22 @@ func TestBadFlagValueExits2NamingTheFlag(t *testing.T) {
 	}
 }
 
+// A duration without its unit is the usual mistake: the message says
+// what a duration looks like (the flag package said only "parse error"),
+// on the command line, in the environment and for gc's --interval.
+func TestDurationWithoutUnitSaysSo(t *testing.T) {
+	for _, args := range [][]string{{"--idle-timeout", "30"}, {"gc", "--interval", "5"}} {
+		code, _, stderr := runSync(t, envMap(), args...)
+		if code != exitUsage || !strings.Contains(stderr, "a duration needs its unit, e.g. 500ms, 30s or 5m") || strings.Contains(stderr, "parse error") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 saying a duration needs its unit", args, code, stderr)
+		}
+	}
+	code, _, stderr := runSync(t, envMap("SESSIOND_REDIS_INFO_INTERVAL", "abc"))
+	if code != exitUsage || !strings.Contains(stderr, "SESSIOND_REDIS_INFO_INTERVAL") || !strings.Contains(stderr, "not a duration; write e.g. 500ms") {
+		t.Errorf("env: exit %d, stderr %q; want 2 naming the variable and what a duration looks like", code, stderr)
+	}
+}
+
 func TestBadEnvValueExits2NamingFlagAndVariable(t *testing.T) {
 	code, _, stderr := runSync(t, envMap("SESSIOND_REQUEST_TIMEOUT", "soon"))
 	if code != exitUsage || !strings.Contains(stderr, "SESSIOND_REQUEST_TIMEOUT") || !strings.Contains(stderr, "--request-timeout") {

@@ -53,7 +53,7 @@ func (r *ratioFlag) Set(s string) error {
 func registerTelemetryFlags(fs *flag.FlagSet, c *telemetryConfig) {
 	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", "", "OpenTelemetry collector's OTLP/HTTP base `URL`, e.g. http://127.0.0.1:4318 (/v1/traces is appended): turns tracing on. Unset: "+telemetry.EnvEndpoint+" or "+telemetry.EnvTracesEndpoint+", else tracing is off")
 	fs.Var(&c.OTelSampleRatio, "otel-sample-ratio", fmt.Sprintf("`fraction` (0..1) of new traces recorded; a caller's traceparent sampling decision is always followed. Unset: %s/%s, else %g", telemetry.EnvSampler, telemetry.EnvSamplerArg, telemetry.DefaultSampleRatio))
-	fs.DurationVar(&c.RedisInfoInterval, "redis-info-interval", redisinfo.DefaultInterval, "how often to read Redis INFO for the sessiond_redis_* memory, eviction-policy and reachability gauges (0: never)")
+	durationVar(fs, &c.RedisInfoInterval, "redis-info-interval", redisinfo.DefaultInterval, "how often to read Redis INFO for the sessiond_redis_* memory, eviction-policy and reachability gauges (0: never)")
 }
 
 func (c *telemetryConfig) check() error {
