@@ -292,6 +292,26 @@ func TestURLModeWrongPassword(t *testing.T) {
 	}
 }
 
+// TestURLModeSettingsRedisRefuses: a database Redis does not have and
+// --redis-cluster against a single Redis are configuration errors (the
+// CLI exits 2) naming the fix, not outages.
+func TestURLModeSettingsRedisRefuses(t *testing.T) {
+	addr := testsvc.StartRedis(t)
+	for _, c := range []struct {
+		spec redisenv.Spec
+		want string
+	}{
+		{redisenv.Spec{Mode: "redis://" + addr + "/99"}, "below its `databases` setting"},
+		{redisenv.Spec{Mode: "redis://" + addr, Cluster: true}, "drop --redis-cluster"},
+	} {
+		_, err := redisenv.Open(context.Background(), c.spec)
+		var ce *redisenv.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err = %v; want a ConfigError saying %q", c.spec, err, c.want)
+		}
+	}
+}
+
 // TestURLModeCluster: --redis-cluster with seeds reaches every primary
 // for INFO and removes the run's keys from all of them.
 func TestURLModeCluster(t *testing.T) {

@@ -124,8 +124,8 @@ func (urlProvider) Start(ctx context.Context, s Spec) (Env, error) {
 	defer cancel()
 	if err := e.client.Ping(pctx).Err(); err != nil {
 		_ = e.Close()
-		if isAuthError(err) {
-			return nil, configErrorf("redis at %s refused the password: %v; check the URL's password or --redis-password-file", e.facts.Addr, err)
+		if cerr := pingConfigError(err, e.facts.Addr, raw, s.Cluster || len(s.ClusterSeeds) > 0); cerr != nil {
+			return nil, cerr
 		}
 		return nil, fmt.Errorf("redis at %s does not answer PING: %w", e.facts.Addr, dials.cause(err))
 	}
@@ -316,6 +316,22 @@ func runPrefix() (string, error) {
 }
 
 // isAuthError reports a refused password (WRONGPASS, NOAUTH, …).
+// pingConfigError returns the configuration error a failed first PING
+// means, or nil when it means an outage: Redis answered, and what it
+// said is about the settings (password, database number, cluster mode).
+func pingConfigError(err error, addr, raw string, cluster bool) error {
+	msg := err.Error()
+	switch {
+	case isAuthError(err):
+		return configErrorf("redis at %s refused the password: %v; check the URL's password or --redis-password-file", addr, err)
+	case strings.Contains(msg, "DB index is out of range"):
+		return configErrorf("--redis %s: Redis has no such database (%v); use a database number below its `databases` setting (16 by default: /0 to /15), or leave it out for /0", RedactURL(raw), err)
+	case cluster && strings.Contains(msg, "cluster support disabled"):
+		return configErrorf("--redis-cluster: %s is not a Redis Cluster (%v); drop --redis-cluster for a single Redis or a primary with replicas", addr, err)
+	}
+	return nil
+}
+
 func isAuthError(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "WRONGPASS") || strings.Contains(s, "NOAUTH") || strings.Contains(s, "invalid password") ||

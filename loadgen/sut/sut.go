@@ -189,11 +189,12 @@ func probe(ctx context.Context, base string) (string, error) {
 // FindSessiond returns the sessiond binary to start: $LOADGEN_SESSIOND,
 // else "sessiond" next to the running executable, else ./bin/sessiond,
 // else it builds bin/sessiond at the module root found from the working
-// directory (needs a go toolchain). The error says how to fix it.
+// directory (needs a go toolchain). Not finding one is a *ConfigError
+// that says how to fix it.
 func FindSessiond(ctx context.Context, log io.Writer) (string, error) {
 	if p := os.Getenv(SessiondEnv); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", SessiondEnv, p, err)
+			return "", &ConfigError{fmt.Sprintf("%s=%s: %v; set it to the sessiond binary (make build writes bin/sessiond)", SessiondEnv, p, err)}
 		}
 		return p, nil
 	}
@@ -209,8 +210,8 @@ func FindSessiond(ctx context.Context, log io.Writer) (string, error) {
 	root, rootErr := moduleRoot()
 	goBin, goErr := exec.LookPath("go")
 	if rootErr != nil || goErr != nil {
-		return "", errors.New("sessiond binary not found (looked next to loadgen and in ./bin); build it with `make build` " +
-			"(or go build -o bin/sessiond ./reference/cmd/sessiond), or point --target at a running server")
+		return "", &ConfigError{"sessiond binary not found (looked in " + SessiondEnv + ", next to loadgen and in ./bin); build it with `make build` " +
+			"(or go build -o bin/sessiond ./reference/cmd/sessiond) and set " + SessiondEnv + " to its path, or point --target at a running server"}
 	}
 	out := filepath.Join(root, "bin", "sessiond")
 	fmt.Fprintf(log, "loadgen: building %s\n", out)

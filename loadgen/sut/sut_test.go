@@ -59,7 +59,21 @@ func TestProbeUnreachable(t *testing.T) {
 func TestSessiondMissingSaysHowToFix(t *testing.T) {
 	t.Setenv(sut.SessiondEnv, "/nonexistent/sessiond")
 	_, err := sut.FindSessiond(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), sut.SessiondEnv) {
-		t.Fatalf("got %v", err)
+	var ce *sut.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), sut.SessiondEnv) {
+		t.Fatalf("got %v, want a ConfigError naming %s", err, sut.SessiondEnv)
+	}
+}
+
+// Outside the source tree with no sessiond anywhere loadgen looks, the
+// run is misconfigured (exit 2), and the message says where it looked
+// and how to fix it.
+func TestSessiondNotFoundOutsideTheModuleIsAConfigError(t *testing.T) {
+	t.Setenv(sut.SessiondEnv, "")
+	t.Chdir(t.TempDir())
+	_, err := sut.FindSessiond(context.Background(), nil)
+	var ce *sut.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), "--target") {
+		t.Fatalf("got %v, want a ConfigError saying how to get sessiond", err)
 	}
 }
