@@ -66,14 +66,15 @@ func RunDuet(ctx context.Context, current Plan, base string) (cur, baseOut *Outc
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := prepareDir(current.Dir); err != nil {
+	undo, err := prepareDir(current.Dir)
+	if err != nil {
 		return nil, nil, err
 	}
 	root := current.Dir
 	kept := false
 	defer func() {
 		if !kept {
-			_ = os.RemoveAll(root)
+			undo()
 		}
 	}()
 	if current.Seed == 0 {

@@ -152,14 +152,32 @@ func (p *Plan) check() error {
 }
 
 // prepareDir creates dir, refusing to reuse a non-empty one (results are
-// never overwritten).
-func prepareDir(dir string) error {
+// never overwritten). undo removes what the run wrote there: the
+// directories prepareDir created (parents such as results/ included), or,
+// when dir already existed empty, what is now inside it.
+func prepareDir(dir string) (undo func(), err error) {
 	entries, err := os.ReadDir(dir)
 	if err == nil && len(entries) > 0 {
-		return configErrorf("--out: %s exists and is not empty; results are never overwritten: choose another --out", dir)
+		return nil, configErrorf("--out: %s exists and is not empty; results are never overwritten: choose another --out", dir)
+	}
+	existed := err == nil
+	top := dir // the highest directory this call creates
+	for p := filepath.Dir(dir); p != top; p = filepath.Dir(p) {
+		if _, serr := os.Stat(p); serr == nil {
+			break
+		}
+		top = p
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return configErrorf("--out: %v", err)
+		return nil, configErrorf("--out: %v", err)
 	}
-	return nil
+	if existed {
+		return func() {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}, nil
+	}
+	return func() { _ = os.RemoveAll(top) }, nil
 }

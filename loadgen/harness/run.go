@@ -47,7 +47,8 @@ type run struct {
 	smp      *sampler.Sampler
 	hlog     *lazyFile
 	timeline *lazyFile
-	measured bool // results are kept
+	measured bool   // results are kept
+	undoDir  func() // removes what the run wrote under p.Dir
 }
 
 func (r *run) onClose(f func()) { r.closers = append(r.closers, f) }
@@ -58,8 +59,8 @@ func (r *run) close() {
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		r.closers[i]()
 	}
-	if !r.measured {
-		_ = os.RemoveAll(r.p.Dir)
+	if !r.measured && r.undoDir != nil {
+		r.undoDir()
 	}
 }
 
@@ -91,10 +92,11 @@ func prepare(ctx context.Context, p Plan) (*run, engine.Config, error) {
 			return nil, engine.Config{}, err
 		}
 	}
-	if err := prepareDir(p.Dir); err != nil {
+	undo, err := prepareDir(p.Dir)
+	if err != nil {
 		return nil, engine.Config{}, err
 	}
-	r := &run{p: p}
+	r := &run{p: p, undoDir: undo}
 	if p.ScenarioFile != nil {
 		if err := os.WriteFile(filepath.Join(p.Dir, ScenarioFile), p.ScenarioFile, 0o644); err != nil {
 			return r, engine.Config{}, fmt.Errorf("write %s: %w", ScenarioFile, err)
@@ -108,7 +110,6 @@ func prepare(ctx context.Context, p Plan) (*run, engine.Config, error) {
 		sc.Invalid.BadToken = 0
 		r.p.Scenario = &sc
 	}
-	var err error
 	if r.src, err = r.tokens(ctx); err != nil {
 		return r, engine.Config{}, err
 	}
