@@ -23,13 +23,18 @@ import (
 const GoogleCertsURL = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 
 // Bounds of the certificate cache. Google says how long to keep its keys
-// in Cache-Control max-age (hours); without one they are kept
-// certsDefaultAge. A failed fetch is remembered certsRetryAfter, so an
-// outage of Google's endpoint costs one fetch a second, not one per
-// login.
+// in Cache-Control max-age (hours), kept within [certsMinAge,
+// certsMaxAge]; without one they are kept certsDefaultAge. The floor is a
+// decision: a max-age of 0 would otherwise mean a fetch per login. Keys
+// are refreshed in the background certsEarlyRefresh before they expire,
+// so logins do not wait for the fetch. A failed fetch is remembered
+// certsRetryAfter, so an outage of Google's endpoint costs one fetch a
+// second, not one per login.
 const (
 	certsDefaultAge   = 5 * time.Minute
+	certsMinAge       = time.Minute
 	certsMaxAge       = 24 * time.Hour
+	certsEarlyRefresh = 30 * time.Second
 	certsRetryAfter   = time.Second
 	certsFetchTimeout = 10 * time.Second
 	certsMaxBytes     = 1 << 20
@@ -65,6 +70,10 @@ func (c *certCache) get(ctx context.Context) (map[string]*rsa.PublicKey, error) 
 		switch {
 		case c.keys != nil && now.Before(c.expires):
 			keys := c.keys
+			if c.inflight == nil && now.After(c.expires.Add(-certsEarlyRefresh)) && (c.failed == nil || !now.Before(c.retryAt)) {
+				c.inflight = make(chan struct{})
+				go c.refresh(c.inflight)
+			}
 			c.mu.Unlock()
 			return keys, nil
 		case c.failed != nil && (now.Before(c.retryAt) || waited):
@@ -158,18 +167,18 @@ func parseCerts(body []byte) (map[string]*rsa.PublicKey, error) {
 // bounds.
 func maxAge(cacheControl string) time.Duration {
 	for _, d := range strings.Split(cacheControl, ",") {
-		name, value, ok := strings.Cut(strings.TrimSpace(d), "=")
-		if !ok || !strings.EqualFold(name, "max-age") {
+		name, value, ok := strings.Cut(d, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "max-age") {
 			continue
 		}
-		s, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64)
-		if err != nil || s <= 0 {
+		n, err := strconv.ParseUint(strings.Trim(strings.TrimSpace(value), `"`), 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange) || err == nil && n >= uint64(certsMaxAge/time.Second):
+			return certsMaxAge
+		case err != nil:
 			return certsDefaultAge
 		}
-		if s >= int64(certsMaxAge/time.Second) {
-			return certsMaxAge
-		}
-		return time.Duration(s) * time.Second
+		return max(time.Duration(n)*time.Second, certsMinAge)
 	}
 	return certsDefaultAge
 }

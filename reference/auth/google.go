@@ -124,9 +124,6 @@ func (v *googleVerifier) Mode() string { return v.mode }
 
 // Verify implements Verifier.
 func (v *googleVerifier) Verify(ctx context.Context, idToken string, checkRevoked bool) (*Token, error) {
-	if checkRevoked && v.noRevocation != nil {
-		return nil, fmt.Errorf("auth: %s: cannot verify ID token now: %w", v.mode, v.noRevocation)
-	}
 	if err := precheck(idToken); err != nil {
 		return nil, err
 	}
@@ -157,6 +154,9 @@ func (v *googleVerifier) Verify(ctx context.Context, idToken string, checkRevoke
 		}
 	}
 	if checkRevoked || v.certs == nil {
+		if v.noRevocation != nil { // decided last: a bad token is still the client's fault
+			return nil, fmt.Errorf("auth: %s: cannot verify ID token now: %w", v.mode, v.noRevocation)
+		}
 		if err := v.checkUser(ctx, t); err != nil {
 			return nil, err
 		}

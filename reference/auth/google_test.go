@@ -39,6 +39,13 @@ type fakeGoogle struct {
 
 	mu    sync.Mutex
 	users map[string]map[string]any // uid → accounts:lookup fields
+
+	// Optional behaviours, set before use.
+	batch        http.HandlerFunc // replaces the accounts:batchGet pages
+	tokenGate    chan struct{}    // when set, the token endpoint waits for it
+	failLookups  atomic.Int64     // the next N lookups answer 503
+	quotaSeen    atomic.Value     // X-Goog-User-Project of the last lookup
+	tokenFetches atomic.Int64
 }
 
 const fakeAccessToken = "fake-access-token"
@@ -59,6 +66,10 @@ func newFakeGoogle(t *testing.T) *fakeGoogle {
 		w.Write(certs)
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		f.tokenFetches.Add(1)
+		if f.tokenGate != nil {
+			<-f.tokenGate
+		}
 		if err := r.ParseForm(); err != nil || r.Form.Get("assertion") == "" {
 			http.Error(w, "no assertion", http.StatusBadRequest)
 			return
@@ -78,6 +89,11 @@ func newFakeGoogle(t *testing.T) *fakeGoogle {
 	}
 	mux.HandleFunc("POST /v1/projects/"+fakeProject+"/accounts:lookup", authed(func(w http.ResponseWriter, r *http.Request) {
 		f.lookups.Add(1)
+		f.quotaSeen.Store(r.Header.Get("X-Goog-User-Project"))
+		if f.failLookups.Add(-1) >= 0 {
+			http.Error(w, `{"error":{"code":503,"message":"UNAVAILABLE"}}`, http.StatusServiceUnavailable)
+			return
+		}
 		var req struct {
 			LocalID []string `json:"localId"`
 		}
@@ -99,6 +115,10 @@ func newFakeGoogle(t *testing.T) *fakeGoogle {
 		json.NewEncoder(w).Encode(out)
 	}))
 	mux.HandleFunc("GET /v1/projects/"+fakeProject+"/accounts:batchGet", authed(func(w http.ResponseWriter, r *http.Request) {
+		if f.batch != nil {
+			f.batch(w, r)
+			return
+		}
 		// Pages of two users, whatever maxResults says, to exercise paging.
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -139,12 +159,17 @@ func (f *fakeGoogle) setUser(uid string, fields map[string]any) {
 // credentialsFile writes a service-account file whose token_uri is the fake.
 func (f *fakeGoogle) credentialsFile(t *testing.T) string {
 	t.Helper()
+	return f.credentialsFileWith(t, nil)
+}
+
+func (f *fakeGoogle) credentialsFileWith(t *testing.T, extra map[string]string) string {
+	t.Helper()
 	sa, _ := authtest.NewKey(t)
 	der, err := x509.MarshalPKCS8PrivateKey(sa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(map[string]string{
+	fields := map[string]string{
 		"type":           "service_account",
 		"project_id":     fakeProject,
 		"private_key_id": "sa-key-1",
@@ -152,7 +177,11 @@ func (f *fakeGoogle) credentialsFile(t *testing.T) string {
 		"client_email":   "sessiond@" + fakeProject + ".iam.gserviceaccount.com",
 		"client_id":      "1",
 		"token_uri":      f.srv.URL + "/token",
-	})
+	}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	data, _ := json.Marshal(fields)
 	p := filepath.Join(t.TempDir(), "sa.json")
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -321,8 +350,9 @@ func TestFirebaseCheckRevokedLooksTheUserUp(t *testing.T) {
 	if _, err := v.Verify(ctx, mint("explode"), true); err == nil || errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("Identity Toolkit error: err = %v, want a non-ErrInvalidToken error", err)
 	}
-	if n, bad := f.lookups.Load(), f.badBearers.Load(); n != 5 || bad != 0 {
-		t.Fatalf("lookups = %d (want 5), unauthenticated calls = %d (want 0)", n, bad)
+	// 4 users once each, and the failing one 3 times (retried).
+	if n, bad := f.lookups.Load(), f.badBearers.Load(); n != 7 || bad != 0 {
+		t.Fatalf("lookups = %d (want 7), unauthenticated calls = %d (want 0)", n, bad)
 	}
 
 	users, err := auth.UsersOf(v)
@@ -364,5 +394,182 @@ func TestNewFirebaseRefusesBadCredentialsFile(t *testing.T) {
 		if _, err := auth.NewFirebase(context.Background(), auth.FirebaseConfig{ProjectID: fakeProject, CredentialsFile: p}); err == nil || !strings.Contains(err.Error(), p) && !strings.Contains(err.Error(), "credentials file") {
 			t.Errorf("%s: err = %v, want an error naming the credentials file", name, err)
 		}
+	}
+}
+
+// Without credentials the revocation lookup cannot be made: a valid
+// token with checkRevoked fails closed with a server-side (503) error
+// naming the fix; a bad token is still the client's fault (401), the
+// missing credentials are not an excuse to blame the server.
+func TestFirebaseCheckRevokedWithoutCredentialsFailsClosed(t *testing.T) {
+	f := newFakeGoogle(t)
+	clk := &fakeClock{t: time.Now()}
+	v := f.verifier(t, clk, false)
+	times := authtest.WithTimes(clk.now(), clk.now().Add(time.Hour))
+	_, err := v.Verify(context.Background(), authtest.Mint(f.key, fakeProject, "u", authtest.WithKID("k1"), times), true)
+	if err == nil || errors.Is(err, auth.ErrInvalidToken) || !strings.Contains(err.Error(), "GOOGLE_APPLICATION_CREDENTIALS") {
+		t.Fatalf("err = %v, want a non-ErrInvalidToken error naming GOOGLE_APPLICATION_CREDENTIALS", err)
+	}
+	for name, tok := range map[string]string{
+		"empty":         "",
+		"garbage":       "a.b.c",
+		"other project": authtest.Mint(f.key, "other", "u", authtest.WithKID("k1"), times),
+	} {
+		if _, err := v.Verify(context.Background(), tok, true); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("%s: err = %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if _, err := auth.UsersOf(v); err == nil || !strings.Contains(err.Error(), "GOOGLE_APPLICATION_CREDENTIALS") {
+		t.Errorf("UsersOf without credentials: err = %v", err)
+	}
+}
+
+// A stalled token endpoint must not hold a login past its own deadline
+// (oauth2's transport would wait for the fetch whatever the request's
+// context says).
+func TestFirebaseLookupWaitsForTheTokenOnlyAsLongAsItsContext(t *testing.T) {
+	f := newFakeGoogle(t)
+	f.tokenGate = make(chan struct{})
+	defer close(f.tokenGate)
+	clk := &fakeClock{t: time.Now()}
+	v := f.verifier(t, clk, true)
+	f.setUser("alice", map[string]any{})
+	tok := authtest.Mint(f.key, fakeProject, "alice", authtest.WithKID("k1"), authtest.WithTimes(clk.now(), clk.now().Add(time.Hour)))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := v.Verify(ctx, tok, true); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || errors.Is(err, auth.ErrInvalidToken) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a non-ErrInvalidToken deadline error", err)
+		}
+	case <-time.After(30 * time.Second): // the gate is never opened before this test ends
+		t.Fatal("Verify still waiting for the stalled token endpoint after its context ended")
+	}
+	if f.lookups.Load() != 0 {
+		t.Fatalf("%d lookups made without a token", f.lookups.Load())
+	}
+}
+
+// Google bills and rate-limits lookups to a quota project; user
+// credentials are refused without one. It comes from
+// GOOGLE_CLOUD_QUOTA_PROJECT, else the credentials' quota_project_id.
+func TestFirebaseLookupsSendTheQuotaProject(t *testing.T) {
+	f := newFakeGoogle(t)
+	clk := &fakeClock{t: time.Now()}
+	f.setUser("alice", map[string]any{})
+	for _, c := range []struct{ env, file, want string }{
+		{"", "", ""},
+		{"", "from-file", "from-file"},
+		{"from-env", "from-file", "from-env"},
+	} {
+		t.Setenv("GOOGLE_CLOUD_QUOTA_PROJECT", c.env)
+		t.Setenv(auth.EmulatorHostEnv, "")
+		extra := map[string]string{}
+		if c.file != "" {
+			extra["quota_project_id"] = c.file
+		}
+		v, err := auth.NewFirebase(context.Background(), auth.FirebaseConfig{
+			ProjectID: fakeProject, CertsURL: f.srv.URL + "/certs", IdentityToolkitURL: f.srv.URL,
+			Now: clk.now, CredentialsFile: f.credentialsFileWith(t, extra),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, _ := auth.UsersOf(v)
+		if _, err := users.User(context.Background(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.quotaSeen.Load(); got != c.want {
+			t.Errorf("env %q, file %q: X-Goog-User-Project = %q, want %q", c.env, c.file, got, c.want)
+		}
+	}
+}
+
+// A transient Identity Toolkit failure is retried (the lookups are
+// reads), as the Admin SDK does; a lasting one is a 503.
+func TestFirebaseLookupRetriesTransientFailures(t *testing.T) {
+	f := newFakeGoogle(t)
+	clk := &fakeClock{t: time.Now()}
+	v := f.verifier(t, clk, true)
+	f.setUser("alice", map[string]any{})
+	tok := authtest.Mint(f.key, fakeProject, "alice", authtest.WithKID("k1"), authtest.WithTimes(clk.now(), clk.now().Add(time.Hour)))
+	f.failLookups.Store(1)
+	if _, err := v.Verify(context.Background(), tok, true); err != nil {
+		t.Fatalf("one 503 then success: %v", err)
+	}
+	if n := f.lookups.Load(); n != 2 {
+		t.Fatalf("%d lookups, want 2 (one retry)", n)
+	}
+	f.failLookups.Store(10)
+	if _, err := v.Verify(context.Background(), tok, true); err == nil || errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("lasting 503: err = %v, want a non-ErrInvalidToken error", err)
+	}
+	if n := f.lookups.Load(); n != 5 {
+		t.Fatalf("%d lookups, want 5 (three attempts for the second call)", n)
+	}
+}
+
+// Listing follows nextPageToken across empty pages, and a token sent
+// twice is an error: revoke --all-disabled must never report success
+// with users it did not see, nor loop for ever.
+func TestFirebaseEachUserPaging(t *testing.T) {
+	f := newFakeGoogle(t)
+	clk := &fakeClock{t: time.Now()}
+	v := f.verifier(t, clk, true)
+	users, err := auth.UsersOf(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := map[string]string{ // token → answer
+		"":   `{"users":[{"localId":"a"}],"nextPageToken":"p1"}`,
+		"p1": `{"nextPageToken":"p2"}`,
+		"p2": `{"users":[{"localId":"b","disabled":true}]}`,
+	}
+	f.batch = func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(pages[r.URL.Query().Get("nextPageToken")]))
+	}
+	var got []string
+	if err := users.EachUser(context.Background(), func(s auth.UserState) error { got = append(got, s.UID); return nil }); err != nil || strings.Join(got, ",") != "a,b" {
+		t.Fatalf("EachUser across an empty page = %v, %v; want a,b", got, err)
+	}
+	pages["p2"] = `{"users":[{"localId":"b"}],"nextPageToken":"p1"}` // a cycle
+	err = users.EachUser(context.Background(), func(auth.UserState) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "a second time") {
+		t.Fatalf("cycle: err = %v, want an error saying the token repeated", err)
+	}
+}
+
+// Keys are refreshed in the background shortly before they expire: a
+// login then is answered with the current keys, and a failing refresh
+// costs nothing until they really expire.
+func TestFirebaseCertificatesRefreshBeforeTheyExpire(t *testing.T) {
+	f := newFakeGoogle(t)
+	clk := &fakeClock{t: time.Now()}
+	v := f.verifier(t, clk, false)
+	tok := func() string {
+		return authtest.Mint(f.key, fakeProject, "alice", authtest.WithKID("k1"), authtest.WithTimes(clk.now(), clk.now().Add(time.Hour)))
+	}
+	if _, err := v.Verify(context.Background(), tok(), false); err != nil {
+		t.Fatal(err)
+	}
+	f.certFails.Store(true)
+	clk.add(3600*time.Second - 10*time.Second) // max-age=3600: 10 s left
+	if _, err := v.Verify(context.Background(), tok(), false); err != nil {
+		t.Fatalf("with 10 s of validity left, while the endpoint fails: %v", err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); f.certFetch.Load() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("no background refresh within 30 s of expiry")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := v.Verify(context.Background(), tok(), false); err != nil {
+		t.Fatalf("after a failed background refresh, keys still valid: %v", err)
+	}
+	clk.add(20 * time.Second) // expired, endpoint still failing
+	if _, err := v.Verify(context.Background(), tok(), false); err == nil || errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("expired keys, failing endpoint: err = %v, want a non-ErrInvalidToken error", err)
 	}
 }

@@ -35,6 +35,8 @@ const (
 	toolkitTimeout  = 30 * time.Second
 	toolkitMaxBytes = 32 << 20
 	toolkitPageSize = 1000
+	toolkitAttempts = 3
+	toolkitBackoff  = 100 * time.Millisecond
 )
 
 // ErrUserNotFound means Firebase has no such user: it was deleted.
@@ -88,8 +90,9 @@ func UsersOf(v Verifier) (Users, error) {
 // account in credentialsFile, or with Application Default Credentials
 // when it is empty. Tokens are fetched and refreshed on use, not here.
 func googleClient(ctx context.Context, credentialsFile string) (*http.Client, error) {
-	// Token refreshes outlive the caller's context.
-	ctx = context.WithoutCancel(ctx)
+	// Token fetches outlive the caller's context and get their own
+	// timeout (the library's default client has none).
+	ctx = context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &http.Client{Timeout: toolkitTimeout})
 	var (
 		creds *google.Credentials
 		err   error
@@ -114,9 +117,70 @@ func googleClient(ctx context.Context, credentialsFile string) (*http.Client, er
 	} else if creds, err = google.FindDefaultCredentials(ctx, toolkitScope); err != nil {
 		return nil, err
 	}
-	hc := oauth2.NewClient(ctx, creds.TokenSource)
-	hc.Timeout = toolkitTimeout
-	return hc, nil
+	return &http.Client{Timeout: toolkitTimeout, Transport: &bearer{
+		src:          oauth2.ReuseTokenSource(nil, creds.TokenSource),
+		quotaProject: quotaProject(creds.JSON),
+		next:         http.DefaultTransport,
+	}}, nil
+}
+
+// quotaProject is the project Google bills and rate-limits the lookups
+// to, as Google's own clients choose it: GOOGLE_CLOUD_QUOTA_PROJECT, else
+// the credentials' quota_project_id. User credentials (gcloud auth
+// application-default login) are refused by the Identity Toolkit API
+// without one.
+func quotaProject(credsJSON []byte) string {
+	if p := os.Getenv("GOOGLE_CLOUD_QUOTA_PROJECT"); p != "" {
+		return p
+	}
+	var c struct {
+		QuotaProject string `json:"quota_project_id"`
+	}
+	_ = json.Unmarshal(credsJSON, &c)
+	return c.QuotaProject
+}
+
+// bearer adds the OAuth access token (and the quota project) to each
+// request. Unlike oauth2.Transport it waits for a token fetch only as
+// long as the request's own context allows: a stalled token endpoint must
+// not hold a login past its deadline.
+type bearer struct {
+	src          oauth2.TokenSource
+	quotaProject string
+	next         http.RoundTripper
+}
+
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() { // ends with the fetch, bounded by its client's timeout
+		t, err := b.src.Token()
+		ch <- result{t, err}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-r.Context().Done():
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, fmt.Errorf("waiting for a Google access token: %w", context.Cause(r.Context()))
+	}
+	if res.err != nil {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, fmt.Errorf("get a Google access token: %w", res.err)
+	}
+	r = r.Clone(r.Context())
+	res.tok.SetAuthHeader(r)
+	if b.quotaProject != "" {
+		r.Header.Set("X-Goog-User-Project", b.quotaProject)
+	}
+	return b.next.RoundTrip(r)
 }
 
 // emulatorOwner authenticates to the emulator the way the Admin SDK
@@ -189,8 +253,12 @@ func (c *toolkitUsers) User(ctx context.Context, uid string) (UserState, error) 
 	return UserState{}, fmt.Errorf("%w: %s", ErrUserNotFound, uid)
 }
 
-// EachUser implements Users.
+// EachUser implements Users. It follows nextPageToken until there is
+// none (empty pages included, as the Admin SDK does); a token seen before
+// is an error, never a silent end of the list: revoke --all-disabled must
+// not report success with users unseen.
 func (c *toolkitUsers) EachUser(ctx context.Context, f func(UserState) error) error {
+	seen := map[string]bool{}
 	page := ""
 	for {
 		q := url.Values{"maxResults": {strconv.Itoa(toolkitPageSize)}}
@@ -213,39 +281,64 @@ func (c *toolkitUsers) EachUser(ctx context.Context, f func(UserState) error) er
 				return err
 			}
 		}
-		if out.NextPageToken == "" || out.NextPageToken == page || len(out.Users) == 0 {
+		if out.NextPageToken == "" {
 			return nil
 		}
+		if seen[out.NextPageToken] {
+			return fmt.Errorf("auth: %s: list users: the API sent page token %q a second time; the listing would not end", c.mode, out.NextPageToken)
+		}
+		seen[out.NextPageToken] = true
 		page = out.NextPageToken
 	}
 }
 
-// call makes one API call and decodes a 200 answer into out. An error
-// answer becomes an error with its status and Google's message;
+// call makes one API call and decodes a 200 answer into out, retrying
+// a transient failure (network error, 429, 5xx) twice within ctx, with
+// backoff, as the Admin SDK does: both calls are reads. An error answer
+// becomes an error with its status and Google's message;
 // USER_NOT_FOUND wraps ErrUserNotFound.
 func (c *toolkitUsers) call(ctx context.Context, method, u string, body []byte, out any) error {
+	backoff := toolkitBackoff
+	for attempt := 1; ; attempt++ {
+		retry, err := c.once(ctx, method, u, body, out)
+		if err == nil || !retry || attempt == toolkitAttempts {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		backoff *= 4
+	}
+}
+
+// once makes one attempt; retry says whether another may succeed.
+func (c *toolkitUsers) once(ctx context.Context, method, u string, body []byte, out any) (retry bool, err error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return err
+		return ctx.Err() == nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, toolkitMaxBytes+1))
 	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
+		return ctx.Err() == nil, fmt.Errorf("read answer: %w", err)
 	}
 	if len(data) > toolkitMaxBytes {
-		return fmt.Errorf("answer over %d bytes", toolkitMaxBytes)
+		return false, fmt.Errorf("answer over %d bytes", toolkitMaxBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -255,16 +348,17 @@ func (c *toolkitUsers) call(ctx context.Context, method, u string, body []byte, 
 		}
 		_ = json.Unmarshal(data, &e)
 		if strings.HasPrefix(e.Error.Message, "USER_NOT_FOUND") {
-			return ErrUserNotFound
+			return false, ErrUserNotFound
 		}
 		msg := e.Error.Message
 		if msg == "" {
 			msg = string(data[:min(len(data), 200)])
 		}
-		return fmt.Errorf("%s answered %s: %s", req.URL.Host, resp.Status, msg)
+		transient := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+		return transient, fmt.Errorf("%s answered %s: %s", req.URL.Host, resp.Status, msg)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("answer is not the expected JSON: %w", err)
+		return false, fmt.Errorf("answer is not the expected JSON: %w", err)
 	}
-	return nil
+	return false, nil
 }

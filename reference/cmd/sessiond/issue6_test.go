@@ -120,6 +120,10 @@ func TestRecheckUserNeedsAdminAPI(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "--recheck-user") {
 		t.Fatalf("exit %d, %s; want 2 naming --recheck-user", code, stderr)
 	}
+	code, _, stderr = runSync(t, envMap(), "--auth", "local", "--auth-public-key", pub, "--firebase-project", testProject, "--check-revoked")
+	if code != exitUsage || !strings.Contains(stderr, "--check-revoked") {
+		t.Fatalf("exit %d, %s; want 2 naming --check-revoked", code, stderr)
+	}
 }
 
 func TestCORSFlagsReachTheServer(t *testing.T) {

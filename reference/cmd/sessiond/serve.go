@@ -74,6 +74,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageExit(stderr, err)
 	}
 	defer obs.stop()
+	if c.CheckRevoked {
+		// Without the Admin API every login would answer 503 (or, in
+		// local mode, the check would silently not happen).
+		if _, err := auth.UsersOf(verifier); err != nil {
+			return usageExit(stderr, fmt.Errorf("--check-revoked: %w", err))
+		}
+	}
 	var users auth.Users
 	if c.RecheckUser > 0 {
 		if users, err = auth.UsersOf(verifier); err != nil {
