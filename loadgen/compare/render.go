@@ -132,9 +132,22 @@ func Markdown(w io.Writer, runs []*results.Run) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(escAll(r), " | "))
 	}
-	for _, warn := range machineWarnings(runs[0], runs[1:]) {
+	for _, warn := range compareWarnings(runs) {
 		fmt.Fprintf(w, "\n> ⚠️ %s\n", mdEscape(warn))
 	}
+}
+
+// compareWarnings are what a reader of a comparison must know before
+// reading its numbers: the machines differ, or a column did not measure a
+// real Redis.
+func compareWarnings(runs []*results.Run) []string {
+	w := machineWarnings(runs[0], runs[1:])
+	for _, r := range runs {
+		if note := r.Summary.Target.Redis.NotRedis; note != "" {
+			w = append(w, fmt.Sprintf("NOT REDIS: %s ran on %s", r.Name(), note))
+		}
+	}
+	return w
 }
 
 // Text writes the comparison table for a terminal.
@@ -146,6 +159,9 @@ func Text(w io.Writer, runs []*results.Run) {
 		fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
 	}
 	tw.Flush()
+	for _, warn := range compareWarnings(runs) {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 }
 
 func escAll(s []string) []string {
@@ -183,7 +199,7 @@ type compareChart struct {
 // memory over time.
 func HTML(w io.Writer, runs []*results.Run) error {
 	header, rows := tableRows(runs)
-	p := comparePage{Title: "sessionbench comparison", Header: header, Rows: rows, Warnings: machineWarnings(runs[0], runs[1:])}
+	p := comparePage{Title: "sessionbench comparison", Header: header, Rows: rows, Warnings: compareWarnings(runs)}
 	for _, op := range gateOps {
 		var spec []report.SpectrumSeries
 		var p99 []report.LineSeries

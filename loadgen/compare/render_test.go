@@ -72,3 +72,25 @@ func TestGateRenderersGolden(t *testing.T) {
 		t.Fatalf("junit: %v, %d tests %d cases for %d checks", err, suite.Tests, len(suite.Cases), len(d.Checks))
 	}
 }
+
+// A column measured on embedded miniredis says so in every rendering:
+// its numbers are not Redis performance, whatever the table suggests.
+func TestCompareSaysWhichColumnIsNotRedis(t *testing.T) {
+	runs := fixtures(t, "smoke-basic", "smoke-aof")
+	runs[1].Summary.Target.Redis.NotRedis = "embedded miniredis: its numbers are not Redis performance"
+	var txt, md, html bytes.Buffer
+	Text(&txt, runs)
+	Markdown(&md, runs)
+	if err := HTML(&html, runs); err != nil {
+		t.Fatal(err)
+	}
+	want := "NOT REDIS: " + runs[1].Name() + " ran on embedded miniredis"
+	for name, out := range map[string]string{"text": txt.String(), "markdown": md.String(), "html": html.String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s lacks %q", name, want)
+		}
+	}
+	if strings.Contains(txt.String(), "NOT REDIS: "+runs[0].Name()) {
+		t.Errorf("the real-Redis column is marked too:\n%s", txt.String())
+	}
+}

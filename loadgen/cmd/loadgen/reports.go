@@ -60,7 +60,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 // compare.html and compare.md.
 func compareCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("compare", stderr)
-	out := fs.String("out", "", "write compare.html and compare.md into this `dir` (created if needed)")
+	out := fs.String("out", "", "write compare.html and compare.md into this `dir` (created if needed; existing reports are never overwritten)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: loadgen compare DIR... [--out DIR]\n\nRuns side by side (Redis tiers, profiles, commits), ratios against the first; --label of each run heads its column.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -71,6 +71,14 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(dirs) < 2 {
 		return usageErr(stderr, fmt.Errorf("compare: name two or more results directories (got %d)", len(dirs)))
+	}
+	if *out != "" {
+		// Reports are never overwritten (like results directories).
+		for _, name := range []string{compare.HTMLFile, compare.MarkdownFile} {
+			if _, err := os.Lstat(filepath.Join(*out, name)); err == nil {
+				return usageErr(stderr, fmt.Errorf("--out %s already holds %s; comparisons are never overwritten: choose another --out", *out, name))
+			}
+		}
 	}
 	runs, err := readRuns(dirs)
 	if err != nil {
@@ -93,7 +101,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	compare.Markdown(&m, runs)
 	for name, b := range map[string][]byte{compare.HTMLFile: h.Bytes(), compare.MarkdownFile: m.Bytes()} {
 		p := filepath.Join(*out, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
+		if err := writeNew(p, b); err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return exitFailed
 		}
@@ -258,4 +266,30 @@ func parsePercent(s string) (float64, error) {
 		return 0, errors.New("not a percentage")
 	}
 	return v / 100, nil
+}
+
+// writeNew writes b to path, which must not exist, through a temporary
+// file in the same directory: a reader never sees half a file, and a file
+// that appeared meanwhile is not replaced.
+func writeNew(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	// Link fails if path exists; rename would replace it.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

@@ -136,6 +136,19 @@ func TestReportAndCompareCommands(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// A second compare into the same --out is refused before anything is
+	// written: the first comparison is never overwritten.
+	before, _ := os.ReadFile(filepath.Join(out, "compare.md"))
+	se.Reset()
+	if code := Main([]string{"compare", b, a, "--out", out}, &so, &se); code != 2 || !strings.Contains(se.String(), "never overwritten") {
+		t.Errorf("compare into a used --out: exit %d, %s; want 2 saying comparisons are never overwritten", code, se.String())
+	}
+	if after, _ := os.ReadFile(filepath.Join(out, "compare.md")); !bytes.Equal(before, after) {
+		t.Error("compare.md was rewritten")
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 2 {
+		t.Errorf("--out holds %d entries, want the 2 reports (no temporary file left)", len(entries))
+	}
 	if code := Main([]string{"compare", a}, &so, &se); code != 2 {
 		t.Errorf("compare with one dir: exit %d", code)
 	}
