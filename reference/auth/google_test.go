@@ -43,6 +43,7 @@ type fakeGoogle struct {
 	// Optional behaviours, set before use.
 	batch        http.HandlerFunc // replaces the accounts:batchGet pages
 	tokenGate    chan struct{}    // when set, the token endpoint waits for it
+	certGate     chan struct{}    // when set, the certificates endpoint waits for it
 	failLookups  atomic.Int64     // the next N lookups answer 503
 	quotaSeen    atomic.Value     // X-Goog-User-Project of the last lookup
 	tokenFetches atomic.Int64
@@ -58,6 +59,9 @@ func newFakeGoogle(t *testing.T) *fakeGoogle {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /certs", func(w http.ResponseWriter, r *http.Request) {
 		f.certFetch.Add(1)
+		if f.certGate != nil {
+			<-f.certGate
+		}
 		if f.certFails.Load() {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			return
@@ -307,8 +311,11 @@ func TestFirebaseCertificateOutageFailsClosed(t *testing.T) {
 	if n := f.certFetch.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2", n)
 	}
-	// A caller whose deadline passes while waiting gives up alone.
+	// A caller whose deadline passes while waiting gives up alone (the
+	// fetch is held until the test ends).
 	f2 := newFakeGoogle(t)
+	f2.certGate = make(chan struct{})
+	defer close(f2.certGate)
 	v2 := f2.verifier(t, clk, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
