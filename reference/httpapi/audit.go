@@ -17,7 +17,7 @@ const (
 	auditCreated   = "created"   // reason "login"
 	auditRotated   = "rotated"   // a login replaced the cookie's session: reason "login"
 	auditDestroyed = "destroyed" // reasons "logout", "logout_device", "logout_everywhere"
-	auditRevoked   = "revoked"   // the server ended it: "user_agent_mismatch", or --recheck-user's code
+	auditRevoked   = "revoked"   // the server ended it: "user_agent_mismatch", "session_cap" (the per-user cap, at a login), or --recheck-user's code
 )
 
 // audit logs one audit event. prefix is the session's handle prefix

@@ -139,3 +139,37 @@ func TestAuditRotationDeviceLogoutAndRecheck(t *testing.T) {
 		t.Errorf("rotation event names the new session %v, want %s", got[2]["new_handle_prefix"], newPhone[:HandlePrefixLen])
 	}
 }
+
+// A login beyond --max-sessions-per-user ends the user's oldest session:
+// that is audited too (it was not), as the server ending it, with the
+// login that caused it, and counted as destroyed.
+func TestAuditSessionEndedByTheCap(t *testing.T) {
+	e := newEnv(t, envOptions{storeCfg: session.Config{MaxSessionsPerUser: 2}})
+	a, b, c := e.browser(), e.browser(), e.browser()
+	e.login(a, "alice", "User-Agent: phone")
+	ha := handleOf(t, e, a)
+	e.login(b, "alice", "User-Agent: phone")
+	hb := handleOf(t, e, b)
+	e.login(c, "alice", "User-Agent: phone")
+	hc := handleOf(t, e, c)
+	if r := e.do(a, "GET", "/v1/sessions/current", "", "User-Agent: phone"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the capped session still answers %d", r.StatusCode)
+	}
+	type ev struct{ event, reason, handle string }
+	want := []ev{{"created", "login", ha}, {"created", "login", hb}, {"created", "login", hc}, {"revoked", "session_cap", ha}}
+	got := auditLines(t, e.logs.String())
+	if len(got) != len(want) {
+		t.Fatalf("%d audit events, want %d:\n%s", len(got), len(want), e.logs.String())
+	}
+	for i, w := range want {
+		if m := got[i]; m["event"] != w.event || m["reason"] != w.reason || m["handle_prefix"] != w.handle[:HandlePrefixLen] || m["user_id"] != "alice" {
+			t.Errorf("event %d = %v, want %+v", i, m, w)
+		}
+	}
+	if by := got[3]["by_handle_prefix"]; by != hc[:HandlePrefixLen] {
+		t.Errorf("by_handle_prefix = %v, want the login's %s", by, hc[:HandlePrefixLen])
+	}
+	if body := string(e.do(c, "GET", "/metrics", "").body); !strings.Contains(body, "\nsessiond_sessions_destroyed_total 1\n") {
+		t.Errorf("/metrics lacks sessiond_sessions_destroyed_total 1")
+	}
+}

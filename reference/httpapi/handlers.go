@@ -104,6 +104,12 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		// The replaced session may have been another user's: no user_id.
 		s.audit(r.Context(), auditRotated, "login", handlePrefix(replaces), "", slog.String("new_handle_prefix", handlePrefix(id)))
 	}
+	for _, h := range sess.CapEnded {
+		// The same user's older sessions, ended to keep within
+		// --max-sessions-per-user.
+		s.metrics.destroyed.Inc()
+		s.audit(r.Context(), auditRevoked, "session_cap", h[:HandlePrefixLen], tok.UID, slog.String("by_handle_prefix", handlePrefix(id)))
+	}
 	w.Header()["Set-Cookie"] = []string{s.cookieName + "=" + id + s.cookieSuffix}
 	bp := s.bufs.get()
 	b := appendSessionFields(*bp, sess)

@@ -65,7 +65,7 @@ func newMetrics(reg *prometheus.Registry, pool func() *redis.PoolStats) (*metric
 			Name: "sessiond_sessions_validated_total", Help: "Successful session validations.",
 		}),
 		destroyed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sessiond_sessions_destroyed_total", Help: "Sessions ended through the API (logout, logout everywhere, per-device logout, rotation at login, user-agent enforcement, --recheck-user).",
+			Name: "sessiond_sessions_destroyed_total", Help: "Sessions ended through the API (logout, logout everywhere, per-device logout, rotation at login, the per-user session cap at login, user-agent enforcement, --recheck-user).",
 		}),
 		touches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessiond_session_touch_writes_total", Help: "Validations that wrote a new idle expiry to Redis.",

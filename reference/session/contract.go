@@ -62,6 +62,9 @@ type Session struct {
 	Sealed         map[string][]byte // decrypted; nil unless requested/present
 	Touched        bool              // Validate wrote a new expiry this call
 	Replaced       bool              // Create destroyed NewSession.Replaces
+	// CapEnded holds the handles of the user's sessions Create ended to
+	// stay within MaxSessionsPerUser (those it saw deleted), for audit.
+	CapEnded []string
 
 	ua uaForm // how UserAgent compares with a request's header
 }

@@ -178,7 +178,7 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		sess.Replaced = s.Destroy(ctx, ns.Replaces) == nil
 	}
 	if s.cfg.MaxSessionsPerUser > 0 && card > int64(s.cfg.MaxSessionsPerUser) {
-		_ = s.enforceCap(ctx, idx, member, nowMS)
+		sess.CapEnded, _ = s.enforceCap(ctx, idx, member, nowMS)
 	}
 	return id, sess, nil
 }
@@ -277,11 +277,11 @@ func (s *Store) indexEntries(ctx context.Context, idx string) ([]redis.Z, []bool
 // the seconds since any command read a session (including GET
 // /v1/sessions, which reads them all), without itself touching the key.
 // Where Redis does not track idle time (an LFU policy) it ends the
-// oldest sessions first.
-func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) error {
+// oldest sessions first. It returns the handles of the sessions it ended.
+func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) (ended []string, err error) {
 	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
 	if err != nil {
-		return backendErr("create: cap: read index", err)
+		return nil, backendErr("create: cap: read index", err)
 	}
 	idle := make([]*redis.DurationCmd, len(zs))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -290,7 +290,7 @@ func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) e
 		}
 		return nil
 	}); err != nil && !errors.Is(err, redis.Nil) && !isReplyErr(err) {
-		return backendErr("create: cap: idle times", err)
+		return nil, backendErr("create: cap: idle times", err)
 	}
 	type cand struct {
 		member string
@@ -338,13 +338,19 @@ func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) e
 		}
 		fence, err := s.fence(ctx, time.Time{})
 		if err != nil {
-			return fmt.Errorf("session: create: cap: %w", err)
+			return nil, fmt.Errorf("session: create: cap: %w", err)
 		}
-		if _, err := s.delKeys(ctx, "create: cap", fence, keys); err != nil {
-			return err
+		deleted, err := s.delKeys(ctx, "create: cap", fence, keys)
+		if err != nil {
+			return nil, err
+		}
+		for i, d := range deleted {
+			if d {
+				ended = append(ended, memberHandle(live[i].member))
+			}
 		}
 	}
-	return s.zrem(ctx, "create: cap: prune index", idx, drop)
+	return ended, s.zrem(ctx, "create: cap: prune index", idx, drop)
 }
 
 // isReplyErr reports an error answer of Redis (not a transport failure).
