@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"net/url"
 	"os"
 	"strings"
@@ -52,6 +53,8 @@ const (
 	EnvSampler        = "OTEL_TRACES_SAMPLER"
 	EnvSamplerArg     = "OTEL_TRACES_SAMPLER_ARG"
 	EnvSDKDisabled    = "OTEL_SDK_DISABLED"
+	EnvHeaders        = "OTEL_EXPORTER_OTLP_HEADERS"
+	EnvTracesHeaders  = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 )
 
 // Config says whether and how to trace.
@@ -144,6 +147,13 @@ func Setup(ctx context.Context, c Config) (t *Tracing, desc string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
+	// The exporter would log a malformed value as plain text and send
+	// no headers (a collector then refuses every export): check now.
+	for _, k := range []string{EnvTracesHeaders, EnvHeaders} {
+		if err := checkHeaders(c.getenv(k)); err != nil {
+			return nil, "", fmt.Errorf("%s: %w; write key=value pairs separated by commas, values URL-encoded (e.g. authorization=Bearer%%20TOKEN)", k, err)
+		}
+	}
 	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("OTLP/HTTP trace exporter: %w", err)
@@ -165,6 +175,29 @@ func Setup(ctx context.Context, c Config) (t *Tracing, desc string, err error) {
 		sdktrace.WithResource(res),
 	)
 	return &Tracing{Provider: tp, Sampling: sampling}, desc + ", sampling " + sampling.String(), nil
+}
+
+// checkHeaders checks an OTEL_EXPORTER_OTLP_*HEADERS value the way the
+// exporter parses it. Errors name the entry by position and key, never
+// its value (headers carry credentials).
+func checkHeaders(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	for i, entry := range strings.Split(v, ",") {
+		name, value, ok := strings.Cut(entry, "=")
+		name = strings.TrimSpace(name)
+		switch {
+		case !ok:
+			return fmt.Errorf("entry %d has no '='", i+1)
+		case name == "" || !httpguts.ValidHeaderFieldName(name):
+			return fmt.Errorf("entry %d: %q is not a header name", i+1, name)
+		}
+		if _, err := url.PathUnescape(strings.TrimSpace(value)); err != nil {
+			return fmt.Errorf("entry %d (%s): the value is not URL-encoded correctly", i+1, name)
+		}
+	}
+	return nil
 }
 
 // endpointURL checks an --otel-endpoint base URL and appends /v1/traces.

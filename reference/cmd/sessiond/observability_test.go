@@ -46,10 +46,18 @@ func TestObservabilityFlagErrorsExit2NamingTheSetting(t *testing.T) {
 		{nil, []string{"--otel-endpoint", "collector:4318"}, "--otel-endpoint"},
 		{[]string{"OTEL_TRACES_SAMPLER", "sometimes"}, []string{"--otel-endpoint", "http://127.0.0.1:1"}, "OTEL_TRACES_SAMPLER"},
 		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}, nil, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		// Malformed headers were logged as a plain-text line by the
+		// exporter, which then sent none; they are refused, and their
+		// values (credentials) never printed.
+		{[]string{"OTEL_EXPORTER_OTLP_HEADERS", "s3cret-token"}, []string{"--otel-endpoint", "http://127.0.0.1:1"}, "OTEL_EXPORTER_OTLP_HEADERS: entry 1 has no '='"},
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-ok=1,authorization=Bearer%ZZs3cret"}, nil, "OTEL_EXPORTER_OTLP_TRACES_HEADERS: entry 2 (authorization)"},
 	} {
 		code, _, stderr := runSync(t, envMap(tc.env...), append(tc.args, base...)...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v %v: exit %d, stderr %q; want 2 naming %s", tc.env, tc.args, code, stderr, tc.want)
+		}
+		if strings.Contains(stderr, "s3cret") {
+			t.Errorf("%v: a header value was printed: %q", tc.env, stderr)
 		}
 	}
 }

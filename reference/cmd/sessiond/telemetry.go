@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/go-logr/logr"
 	"log/slog"
 	"strconv"
 	"time"
@@ -80,6 +81,9 @@ type observability struct {
 // API. Errors are configuration errors. The caller must call stop.
 func startObservability(ctx context.Context, c *serveConfig, getenv func(string) string, rdb redis.UniversalClient, dials *dialWatch, log *slog.Logger) (*observability, error) {
 	o := &observability{registry: httpapi.NewRegistry(), log: log}
+	// The SDK's own diagnostics go to a process-wide logr logger, plain
+	// text on stderr by default, in the middle of the JSON log.
+	otel.SetLogger(logr.FromSlogHandler(log.Handler()))
 	tr, desc, err := telemetry.Setup(ctx, telemetry.Config{
 		Endpoint:       c.OTelEndpoint,
 		SampleRatio:    c.OTelSampleRatio.v,
