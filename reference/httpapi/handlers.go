@@ -93,7 +93,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			// (e.g. a 400-byte email): the client's token, not our store.
 			s.writeError(w, http.StatusUnauthorized, "invalid_token", "the ID token's claims cannot start a session: "+strings.TrimPrefix(err.Error(), session.ErrInvalidSession.Error()+": "))
 		default:
-			s.storeFailed(w, "create", err)
+			s.storeFailed(w, r, "create", err)
 		}
 		return
 	}
@@ -244,7 +244,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 				// The write this validate guards never began.
 				op = "validate_before_write"
 			}
-			s.storeFailed(w, op, err)
+			s.storeFailed(w, r, op, err)
 		}
 		return "", nil, false
 	}
@@ -263,7 +263,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) (string, *sess
 			err := s.store.Destroy(dctx, id)
 			dcancel()
 			if err != nil && !errors.Is(err, session.ErrNotFound) {
-				s.storeFailed(w, "destroy", err)
+				s.storeFailed(w, r, "destroy", err)
 				return "", nil, false
 			}
 			if err == nil { // ErrNotFound: a concurrent logout already counted it
@@ -315,7 +315,7 @@ func (s *Server) recheckUser(w http.ResponseWriter, r *http.Request, id string, 
 	err = s.store.Destroy(dctx, id)
 	dcancel()
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
-		s.storeFailed(w, "destroy", err)
+		s.storeFailed(w, r, "destroy", err)
 		return false
 	}
 	if err == nil {
@@ -341,7 +341,7 @@ func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 			s.audit(r.Context(), auditDestroyed, "logout", handlePrefix(id), "")
 		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformedID), errors.Is(err, session.ErrExpired):
 		default:
-			s.storeFailed(w, "destroy", err)
+			s.storeFailed(w, r, "destroy", err)
 			return
 		}
 	}
@@ -368,7 +368,7 @@ func (s *Server) handleDestroyHandle(w http.ResponseWriter, r *http.Request, han
 		s.writeError(w, http.StatusNotFound, "unknown_session", "you have no session with this id; list yours with GET /v1/sessions")
 		return
 	case err != nil:
-		s.storeFailed(w, "destroy_handle", err)
+		s.storeFailed(w, r, "destroy_handle", err)
 		return
 	}
 	s.metrics.destroyed.Inc()
@@ -396,7 +396,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	infos, err := s.store.List(ctx, sess.UserID, id)
 	if err != nil {
-		s.storeFailed(w, "list", err)
+		s.storeFailed(w, r, "list", err)
 		return
 	}
 	if infos == nil {
@@ -432,7 +432,7 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.storeFailed(w, "destroy_all", err)
+		s.storeFailed(w, r, "destroy_all", err)
 		return
 	}
 	s.metrics.destroyed.Add(float64(n))
@@ -447,9 +447,11 @@ func (s *Server) handleDestroyAll(w http.ResponseWriter, r *http.Request) {
 // create never leaves a session; a logout either did not happen or its
 // outcome is unknown, and in no case happens later (see package session,
 // "Failed writes").
-func (s *Server) storeFailed(w http.ResponseWriter, op string, err error) {
+func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, op string, err error) {
 	if ok, dropped := s.storeLog.allow(s.cfg.Now()); ok {
-		s.log.Error("session store failed (logged at most once a second; sessiond_http_requests_total counts every 503)",
+		// With the request's context, so a traced request's line carries
+		// its trace and span.
+		s.log.ErrorContext(r.Context(), "session store failed (logged at most once a second; sessiond_http_requests_total counts every 503)",
 			"op", op, "err", err, "suppressed", dropped)
 	}
 	w.Header().Set("Retry-After", "1")

@@ -213,7 +213,7 @@ func (in *internal) put(w http.ResponseWriter, r *http.Request, id string) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	err = in.store.SetSealed(ctx, id, m)
-	if !in.storeError(w, "set_sealed", err) {
+	if !in.storeError(w, r, "set_sealed", err) {
 		return
 	}
 	names := make([]string, 0, len(m))
@@ -232,7 +232,7 @@ func (in *internal) get(w http.ResponseWriter, r *http.Request, id string) {
 	ctx, cancel := context.WithTimeout(r.Context(), in.s.cfg.RequestTimeout)
 	defer cancel()
 	sess, err := in.store.Sealed(ctx, id)
-	if !in.storeError(w, "get_sealed", err) {
+	if !in.storeError(w, r, "get_sealed", err) {
 		return
 	}
 	names := make([]string, 0, len(sess.Sealed))
@@ -260,7 +260,7 @@ func (in *internal) get(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // storeError answers a store failure and reports whether there was none.
-func (in *internal) storeError(w http.ResponseWriter, op string, err error) bool {
+func (in *internal) storeError(w http.ResponseWriter, r *http.Request, op string, err error) bool {
 	s := in.s
 	switch {
 	case err == nil:
@@ -277,13 +277,13 @@ func (in *internal) storeError(w http.ResponseWriter, op string, err error) bool
 		// A rotated-out key or a tampered blob: the operator's problem,
 		// not the backend's request.
 		if ok, dropped := s.storeLog.allow(s.cfg.Now()); ok {
-			s.log.Error("sealed fields cannot be decrypted (was their key removed from the sealing keys too early?)", "op", op, "err", err, "suppressed", dropped)
+			s.log.ErrorContext(r.Context(), "sealed fields cannot be decrypted (was their key removed from the sealing keys too early?)", "op", op, "err", err, "suppressed", dropped)
 		}
 		s.writeInternalError(w, http.StatusInternalServerError, "sealed_unreadable", "the session's sealed fields cannot be decrypted with the configured keys; set them again")
 	case errors.Is(err, session.ErrNoSealer):
 		s.writeInternalError(w, http.StatusNotImplemented, "sealing_disabled", "this sessiond has no sealing keys")
 	default:
-		s.storeFailed(w, op, err)
+		s.storeFailed(w, r, op, err)
 	}
 	return false
 }

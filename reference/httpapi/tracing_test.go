@@ -391,6 +391,22 @@ func TestStoreFailureIsAnErrorSpanNotARefusal(t *testing.T) {
 	if srv.Status().Code != codes.Error {
 		t.Errorf("request span status %v, want Error for a 503", srv.Status())
 	}
+	// The error line names the request's trace (it was logged without
+	// the request's context, so the Logs Explorer could not link it).
+	wantTrace := "projects/" + testProject + "/traces/" + srv.SpanContext().TraceID().String()
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if msg, _ := m["message"].(string); strings.HasPrefix(msg, "session store failed") {
+			line = m
+		}
+	}
+	if line == nil || line[cloudlog.TraceKey] != wantTrace {
+		t.Errorf("store failure line %v, want %s = %s", line, cloudlog.TraceKey, wantTrace)
+	}
 }
 
 // With a TraceSampler, a request it refuses bypasses otelhttp and starts
