@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/sessionbench/sessionbench/loadgen/engine"
 	"github.com/sessionbench/sessionbench/loadgen/recorder"
@@ -24,6 +25,8 @@ import (
 const (
 	chartW = 7.5 * vg.Inch
 	chartH = 3 * vg.Inch
+	// legendPad separates the legend strip from the chart above it.
+	legendPad = 6 * vg.Inch / 72
 )
 
 // palette is colour-blind-safe (Okabe–Ito); series keep their colour in
@@ -40,7 +43,8 @@ var palette = []color.RGBA{
 
 func colour(i int) color.RGBA { return palette[i%len(palette)] }
 
-// newPlot is a plot with sans-serif text, a grid and a legend on top.
+// newPlot is a plot with sans-serif text, a grid and a legend (drawn
+// below the chart by svg).
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
@@ -51,20 +55,34 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font} {
 		sans(f)
 	}
-	p.Legend.Top = true
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
 	p.Add(plotter.NewGrid())
 	return p
 }
 
-// svg renders p.
+// svg renders p with its legend in a strip below the chart, where it
+// cannot cover a line (inside the plot area it did whenever a series ran
+// through its corner); the strip grows with the number of entries.
 func svg(p *plot.Plot) (string, error) {
-	wt, err := p.WriterTo(chartW, chartH, "svg")
+	leg := p.Legend
+	p.Legend = plot.NewLegend()
+	leg.Padding = legendPad / 3
+	legH := leg.Rectangle(draw.Canvas{}).Size().Y
+	if legH > 0 {
+		legH += legendPad
+	}
+	c, err := draw.NewFormattedCanvas(chartW, chartH+legH, "svg")
 	if err != nil {
 		return "", fmt.Errorf("render chart %q: %w", p.Title.Text, err)
 	}
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, 0, 0, legH, 0))
+	if legH > 0 {
+		leg.Left, leg.Top = true, true
+		leg.Draw(draw.Crop(dc, legendPad, 0, 0, -chartH-legendPad/2))
+	}
 	var b bytes.Buffer
-	if _, err := wt.WriteTo(&b); err != nil {
+	if _, err := c.WriteTo(&b); err != nil {
 		return "", fmt.Errorf("render chart %q: %w", p.Title.Text, err)
 	}
 	out := b.Bytes()
@@ -136,7 +154,6 @@ func Spectrum(title string, series []SpectrumSeries) (string, error) {
 		}
 		return ticks
 	})
-	p.Legend.Left = true // the tail rises on the right
 	for _, s := range series {
 		if s.H == nil || s.H.TotalCount() == 0 {
 			continue
