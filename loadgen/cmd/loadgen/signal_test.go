@@ -107,7 +107,14 @@ slo:
 		_, readyErr := os.Stat(filepath.Join(out, ".sessiond.ready"))
 		return logErr == nil && os.IsNotExist(readyErr)
 	})
-	time.Sleep(300 * time.Millisecond) // into prefill or warmup: 60 s of it
+	// In the warm-up (60 s of it), by state rather than after a sleep: a
+	// loaded machine could still be warming the token pool, where an
+	// interrupt writes nothing. The prefill makes 5 sessions; a 6th
+	// login is the warm-up's.
+	c.waitFor(t, "the warm-up's first login", func() bool {
+		b, _ := os.ReadFile(filepath.Join(out, "sessiond.log"))
+		return bytes.Count(b, []byte(`"message":"session created"`)) >= 6
+	})
 	c.interrupt(t)
 	stdout := &c.stdout
 	if _, err := os.Stat(filepath.Join(out, "latency.hlog")); !os.IsNotExist(err) {
