@@ -83,6 +83,7 @@ const (
 // h1Conn is one keep-alive connection with its buffers.
 type h1Conn struct {
 	nc       net.Conn
+	sock     syscall.RawConn // the TCP socket under nc (nil if none): peeked by alive
 	br       *bufio.Reader
 	wbuf     []byte   // the request being written
 	line     []byte   // scratch for header lines longer than br's buffer
@@ -352,6 +353,20 @@ func (e *timeoutError) Temporary() bool { return true }
 // alive reports whether an idle connection is still open: a read that
 // would block means nothing (no close, no stray bytes) arrived.
 func (cn *h1Conn) alive() bool {
+	if cn.br.Buffered() > 0 {
+		return false // bytes nobody asked for
+	}
+	if cn.sock != nil {
+		// A read with a deadline in the past never reaches the socket
+		// (the poller reports the timeout first), so it cannot see a
+		// close: peek at the socket itself.
+		if err := cn.nc.SetReadDeadline(time.Time{}); err != nil {
+			return false
+		}
+		if open, ok := socketOpen(cn.sock); ok {
+			return open
+		}
+	}
 	if err := cn.nc.SetReadDeadline(time.Unix(1, 0)); err != nil {
 		return false
 	}
@@ -367,6 +382,10 @@ func (c *h1) dial(ctx context.Context, deadline time.Time) (*h1Conn, error) {
 	if err != nil {
 		return nil, ctxErr(ctx, err)
 	}
+	var sock syscall.RawConn
+	if tc, ok := nc.(*net.TCPConn); ok {
+		sock, _ = tc.SyscallConn()
+	}
 	if c.tlsConfig != nil {
 		tc := tls.Client(nc, c.tlsConfig)
 		if err := tc.HandshakeContext(dctx); err != nil {
@@ -375,7 +394,7 @@ func (c *h1) dial(ctx context.Context, deadline time.Time) (*h1Conn, error) {
 		}
 		nc = tc
 	}
-	cn := &h1Conn{nc: nc, br: bufio.NewReaderSize(nc, h1ReadBufSize), wbuf: make([]byte, 0, 512)}
+	cn := &h1Conn{nc: nc, sock: sock, br: bufio.NewReaderSize(nc, h1ReadBufSize), wbuf: make([]byte, 0, 512)}
 	cn.abort = func() { _ = nc.SetDeadline(time.Unix(1, 0)) }
 	return cn, nil
 }

@@ -264,6 +264,40 @@ func TestHTTPStaleConnection(t *testing.T) {
 	}
 }
 
+// TestHTTPIdleConnectionClosedByServerIsNotReused: a keep-alive
+// connection the server closed while it sat idle (its idle timeout) is
+// found closed before reuse and replaced, so a create, which is never
+// retried, does not fail on it. The check used to read with a deadline
+// in the past, which never reaches the socket: every closed connection
+// looked alive.
+func TestHTTPIdleConnectionClosedByServerIsNotReused(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	srv := startRaw(t, func(w io.Writer, req rawRequest, n int) bool {
+		if strings.HasPrefix(req.line, "POST") {
+			_, _ = io.WriteString(w, "HTTP/1.1 201 Created\r\nSet-Cookie: __Host-sid=abc\r\nContent-Length: 0\r\n\r\n")
+			return true
+		}
+		_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		w.(net.Conn).Close() // as an idle timeout would, without saying so
+		closed <- struct{}{}
+		return false
+	})
+	d := newDriver(t, srv.url(), nil)
+	ctx := context.Background()
+	if r := d.Validate(ctx, driver.Session{Credential: "x"}); r.Class != driver.OK {
+		t.Fatalf("validate: %s (%v)", r.Class, r.Err)
+	}
+	<-closed
+	// Idle past the point where connections are checked before reuse.
+	time.Sleep(driver.H1CheckIdleAfter + 100*time.Millisecond)
+	if _, r := d.Create(ctx, "t", nil); r.Class != driver.OK {
+		t.Fatalf("create after the server closed the idle connection: %s (%v), want OK on a new connection", r.Class, r.Err)
+	}
+	if n := srv.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2 (the closed one replaced)", n)
+	}
+}
+
 // TestHTTPCancelIsOther: cancelling the operation's context (the run
 // stopping) aborts a request that waits for its answer; it is Other, not
 // a timeout.
