@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -152,26 +153,19 @@ func (p *Plan) check() error {
 }
 
 // prepareDir creates dir, refusing to reuse a non-empty one (results are
-// never overwritten). undo removes what the run wrote there: the
-// directories prepareDir created (parents such as results/ included), or,
-// when dir already existed empty, what is now inside it.
+// never overwritten). undo removes what the run wrote there: the leaf
+// directory it made (recursively) and then each parent it made, only
+// while empty (another run may have put its results in a shared
+// results/ meanwhile); or, when dir already existed empty, what is now
+// inside it.
 func prepareDir(dir string) (undo func(), err error) {
 	entries, err := os.ReadDir(dir)
-	if err == nil && len(entries) > 0 {
+	switch {
+	case err == nil && len(entries) > 0:
 		return nil, configErrorf("--out: %s exists and is not empty; results are never overwritten: choose another --out", dir)
-	}
-	existed := err == nil
-	top := dir // the highest directory this call creates
-	for p := filepath.Dir(dir); p != top; p = filepath.Dir(p) {
-		if _, serr := os.Stat(p); serr == nil {
-			break
-		}
-		top = p
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return nil, configErrorf("--out: %v", err)
-	}
-	if existed {
+	case err == nil:
 		return func() {
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
@@ -179,5 +173,30 @@ func prepareDir(dir string) (undo func(), err error) {
 			}
 		}, nil
 	}
-	return func() { _ = os.RemoveAll(top) }, nil
+	dir = filepath.Clean(dir)
+	var made []string // parents this call creates, deepest first
+	for p := filepath.Dir(dir); p != filepath.Dir(p); p = filepath.Dir(p) {
+		if _, serr := os.Stat(p); serr == nil {
+			break
+		}
+		made = append(made, p)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, configErrorf("--out: %v", err)
+	}
+	// The leaf is made exclusively: another run that made it first wins.
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, configErrorf("--out: %s was just created by another run; results are never overwritten: choose another --out", dir)
+		}
+		return nil, configErrorf("--out: %v", err)
+	}
+	return func() {
+		_ = os.RemoveAll(dir)
+		for _, p := range made {
+			if os.Remove(p) != nil { // not empty: not only ours
+				return
+			}
+		}
+	}, nil
 }

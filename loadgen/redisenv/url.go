@@ -315,7 +315,6 @@ func runPrefix() (string, error) {
 	return RunKeyPrefixBase + hex.EncodeToString(b[:]) + ":", nil
 }
 
-// isAuthError reports a refused password (WRONGPASS, NOAUTH, …).
 // pingConfigError returns the configuration error a failed first PING
 // means, or nil when it means an outage: Redis answered, and what it
 // said is about the settings (password, database number, cluster mode).
@@ -332,6 +331,7 @@ func pingConfigError(err error, addr, raw string, cluster bool) error {
 	return nil
 }
 
+// isAuthError reports a refused password (WRONGPASS, NOAUTH, …).
 func isAuthError(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "WRONGPASS") || strings.Contains(s, "NOAUTH") || strings.Contains(s, "invalid password") ||

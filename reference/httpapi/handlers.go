@@ -105,6 +105,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.audit(r.Context(), auditRotated, "login", handlePrefix(replaces), "", slog.String("new_handle_prefix", handlePrefix(id)))
 	}
 	for _, h := range sess.CapEnded {
+		if len(h) < HandlePrefixLen {
+			continue // not a handle (a malformed index member)
+		}
 		// The same user's older sessions, ended to keep within
 		// --max-sessions-per-user.
 		s.metrics.destroyed.Inc()

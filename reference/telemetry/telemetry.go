@@ -185,13 +185,18 @@ func checkHeaders(v string) error {
 		return nil
 	}
 	for i, entry := range strings.Split(v, ",") {
+		if strings.TrimSpace(entry) == "" {
+			continue // a trailing comma: the exporter skips it too
+		}
 		name, value, ok := strings.Cut(entry, "=")
 		name = strings.TrimSpace(name)
 		switch {
 		case !ok:
 			return fmt.Errorf("entry %d has no '='", i+1)
 		case name == "" || !httpguts.ValidHeaderFieldName(name):
-			return fmt.Errorf("entry %d: %q is not a header name", i+1, name)
+			// Never the text itself: "Authorization: Basic abc=" would
+			// print the credential up to its padding.
+			return fmt.Errorf("entry %d: the text before '=' is not a header name (write key=value, not 'Key: value')", i+1)
 		}
 		if _, err := url.PathUnescape(strings.TrimSpace(value)); err != nil {
 			return fmt.Errorf("entry %d (%s): the value is not URL-encoded correctly", i+1, name)

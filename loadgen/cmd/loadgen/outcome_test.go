@@ -247,12 +247,13 @@ addr=$(cat "$ready.inner"); addr=${addr#http://}
 # Killed once the measured phase is under way (20 validates answered), by
 # count, not after a fixed sleep: a loaded machine could still be in the
 # prefill a second after ready (the run then ends before measuring).
-while :; do
+for i in $(seq 1500); do  # at most 30 s, then fail the test below
   n=$( { exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3; } 2>/dev/null |
     awk '/^sessiond_sessions_validated_total /{print int($2)}')
   [ "${n:-0}" -ge 20 ] && break
   sleep 0.02
 done
+[ "${n:-0}" -ge 20 ] || { echo "sessiond-killed: never saw 20 validates" >&2; kill $pid; exit 3; }
 kill -KILL $pid
 wait $pid
 `

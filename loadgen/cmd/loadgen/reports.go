@@ -99,12 +99,22 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	compare.Markdown(&m, runs)
-	for name, b := range map[string][]byte{compare.HTMLFile: h.Bytes(), compare.MarkdownFile: m.Bytes()} {
-		p := filepath.Join(*out, name)
-		if err := writeNew(p, b); err != nil {
+	var written []string
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{compare.HTMLFile, h.Bytes()}, {compare.MarkdownFile, m.Bytes()}} {
+		p := filepath.Join(*out, f.name)
+		if err := writeNew(p, f.b); err != nil {
+			for _, w := range written { // nothing half-written: both or neither
+				os.Remove(w)
+			}
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return exitFailed
 		}
+		written = append(written, p)
+	}
+	for _, p := range written {
 		fmt.Fprintln(stdout, p)
 	}
 	return exitOK
@@ -268,10 +278,22 @@ func parsePercent(s string) (float64, error) {
 	return v / 100, nil
 }
 
-// writeNew writes b to path, which must not exist, through a temporary
-// file in the same directory: a reader never sees half a file, and a file
-// that appeared meanwhile is not replaced.
-func writeNew(path string, b []byte) error {
+// writeNew writes b to path, which must not exist: it claims the name
+// exclusively (a file that appeared meanwhile is never replaced), writes
+// a temporary file beside it and renames it over its own placeholder, so
+// a reader never sees half a file. No hard links: they are missing on
+// some filesystems (vfat, some network and FUSE mounts).
+func writeNew(path string, b []byte) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	defer func() {
+		if err != nil {
+			os.Remove(path) // the placeholder is ours
+		}
+	}()
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -287,9 +309,5 @@ func writeNew(path string, b []byte) error {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
-	// Link fails if path exists; rename would replace it.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }

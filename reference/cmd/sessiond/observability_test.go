@@ -51,6 +51,7 @@ func TestObservabilityFlagErrorsExit2NamingTheSetting(t *testing.T) {
 		// values (credentials) never printed.
 		{[]string{"OTEL_EXPORTER_OTLP_HEADERS", "s3cret-token"}, []string{"--otel-endpoint", "http://127.0.0.1:1"}, "OTEL_EXPORTER_OTLP_HEADERS: entry 1 has no '='"},
 		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-ok=1,authorization=Bearer%ZZs3cret"}, nil, "OTEL_EXPORTER_OTLP_TRACES_HEADERS: entry 2 (authorization)"},
+		{[]string{"OTEL_EXPORTER_OTLP_HEADERS", "x-ok=1,Authorization: Basic s3cret="}, []string{"--otel-endpoint", "http://127.0.0.1:1"}, "entry 2: the text before '=' is not a header name"},
 	} {
 		code, _, stderr := runSync(t, envMap(tc.env...), append(tc.args, base...)...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
