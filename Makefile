@@ -78,7 +78,8 @@ bench-generator:
 gate:
 	@BASE=$(BASE) scripts/gate
 
-# Short fuzzing of every parser (FUZZTIME per target).
+# Short fuzzing of every parser (FUZZTIME per target: a duration such as
+# 20s, or a count of executions such as 25000x, which CI uses: see .ci/run).
 FUZZTIME ?= 20s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
