@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sessionbench/sessionbench/loadgen/internal/ascii"
 )
 
 // h1 is a minimal HTTP/1.1 client for one origin, made for a load
@@ -280,6 +282,13 @@ func (c *h1) get(ctx context.Context, deadline time.Time) (*h1Conn, error) {
 // waiter, or frees it.
 func (c *h1) dialInSlot(ctx context.Context, deadline time.Time) (*h1Conn, error) {
 	cn, err := c.dial(ctx, deadline)
+	c.passDialSlot()
+	return cn, err
+}
+
+// passDialSlot hands a dial slot its holder no longer needs to the first
+// waiter, or frees it.
+func (c *h1) passDialSlot() {
 	c.mu.Lock()
 	if w := c.popWaiter(); w != nil {
 		w.ch <- nil
@@ -287,7 +296,6 @@ func (c *h1) dialInSlot(ctx context.Context, deadline time.Time) (*h1Conn, error
 		c.dialing--
 	}
 	c.mu.Unlock()
-	return cn, err
 }
 
 // popWaiter removes the longest-waiting operation. The caller holds c.mu.
@@ -329,13 +337,7 @@ func (c *h1) wait(ctx context.Context, deadline time.Time, w *h1Waiter) (*h1Conn
 	if cn != nil {
 		c.release(h1Result{conn: cn, keep: true})
 	} else {
-		c.mu.Lock()
-		if w := c.popWaiter(); w != nil {
-			w.ch <- nil
-		} else {
-			c.dialing--
-		}
-		c.mu.Unlock()
+		c.passDialSlot() // the slot was handed to us: pass it on
 	}
 	return nil, err
 }
@@ -501,26 +503,26 @@ func (cn *h1Conn) readOne(wantCookies bool) (status int, keep, got bool, err err
 		}
 		value = bytes.TrimSpace(value)
 		switch {
-		case equalFold(name, hContentLength):
+		case ascii.EqualFoldLower(name, hContentLength):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 || contentLength >= 0 && n != contentLength {
 				return 0, false, true, &errProtocol{fmt.Sprintf("Content-Length %.40q", value)}
 			}
 			contentLength = n
-		case equalFold(name, hTransferEncoding):
+		case ascii.EqualFoldLower(name, hTransferEncoding):
 			// Only chunked framing is understood; any other final
 			// coding is read until the connection closes (RFC 9112 §6.3).
 			chunked = hasToken(value, "chunked")
 			if !chunked {
 				keep = false
 			}
-		case equalFold(name, hConnection):
+		case ascii.EqualFoldLower(name, hConnection):
 			if hasToken(value, "close") {
 				keep = false
 			} else if hasToken(value, "keep-alive") {
 				keep = true
 			}
-		case wantCookies && equalFold(name, hSetCookie):
+		case wantCookies && ascii.EqualFoldLower(name, hSetCookie):
 			cn.cookies = append(cn.cookies, string(value))
 		}
 	}
@@ -620,29 +622,13 @@ func (cn *h1Conn) readLine(total *int) ([]byte, error) {
 	return line, nil
 }
 
-// equalFold compares a header name to a lower-case one, ASCII only.
-func equalFold(b, lower []byte) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // hasToken reports whether a comma-separated header value holds token
 // (case-insensitive).
 func hasToken(v []byte, token string) bool {
 	for len(v) > 0 {
 		var t []byte
 		t, v, _ = bytes.Cut(v, []byte(","))
-		if equalFold(bytes.TrimSpace(t), []byte(token)) {
+		if ascii.EqualFoldLower(bytes.TrimSpace(t), []byte(token)) {
 			return true
 		}
 	}

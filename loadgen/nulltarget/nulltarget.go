@@ -22,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessionbench/sessionbench/loadgen/internal/ascii"
 )
 
 // Defaults.
@@ -349,19 +351,19 @@ func (s *Server) readHead(br *bufio.Reader) (request, *headErr) {
 		}
 		value = bytes.TrimSpace(value)
 		switch {
-		case asciiEqualFold(name, hdrContentLength):
+		case ascii.EqualFoldLower(name, hdrContentLength):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
 				return fail(errBad)
 			}
 			req.contentLength = n
-		case asciiEqualFold(name, hdrTransferEncoding):
+		case ascii.EqualFoldLower(name, hdrTransferEncoding):
 			req.chunked = true
-		case asciiEqualFold(name, hdrConnection):
-			if asciiEqualFold(value, []byte("close")) {
+		case ascii.EqualFoldLower(name, hdrConnection):
+			if ascii.EqualFoldLower(value, []byte("close")) {
 				req.closes = true
 			}
-		case asciiEqualFold(name, hdrCookie):
+		case ascii.EqualFoldLower(name, hdrCookie):
 			req.knownCookie = req.knownCookie || s.hasSessionCookie(value)
 		}
 	}
@@ -404,20 +406,4 @@ func readLine(br *bufio.Reader, total *int) ([]byte, error) {
 		line = line[:n-1]
 	}
 	return line, nil
-}
-
-// asciiEqualFold compares a header token to a lower-case name.
-func asciiEqualFold(b, lower []byte) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
