@@ -157,6 +157,9 @@ type Report struct {
 	// InvalidReasons says why, one sentence each.
 	Valid          bool
 	InvalidReasons []string
+	// IntervalLogErr is the first error writing Config.IntervalLog (the
+	// log is then incomplete; InvalidReasons says so too).
+	IntervalLogErr error
 	// Stats is what the recorder saw (measured phase only).
 	Stats recorder.Snapshot
 	// Skipped counts scheduled operations replaced by another kind, by

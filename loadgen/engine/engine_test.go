@@ -574,3 +574,116 @@ func TestBatchedOperationsKeepTheirOwnIntendedTimes(t *testing.T) {
 		t.Errorf("%d lag samples, want one per operation (1000)", lag)
 	}
 }
+
+// deafDriver answers creates at once, except its last `hold` calls,
+// which honour no context: they return only when release is closed.
+type deafDriver struct {
+	total, hold int64
+	calls       atomic.Int64
+	release     chan struct{}
+	returned    atomic.Int64
+}
+
+func (d *deafDriver) Create(context.Context, string, json.RawMessage) (driver.Session, driver.Result) {
+	if d.calls.Add(1) > d.total-d.hold {
+		<-d.release
+		d.returned.Add(1)
+	}
+	return driver.Session{Credential: "s"}, driver.Result{Class: driver.OK, Status: 200}
+}
+func (d *deafDriver) Validate(context.Context, driver.Session) driver.Result {
+	return driver.Result{Class: driver.OK, Status: 200}
+}
+func (d *deafDriver) Destroy(context.Context, driver.Session) driver.Result {
+	return driver.Result{Class: driver.OK, Status: 204}
+}
+func (d *deafDriver) Close() error { return nil }
+
+// releaseWhenDone lets the deaf driver's held operations finish once the
+// run is done (after its last interval was closed, before its summary is
+// taken), and waits until they have.
+type releaseWhenDone struct{ d *deafDriver }
+
+func (o releaseWhenDone) Observe(obs Observation) {
+	if obs.Phase != PhaseDone || !obs.Changed {
+		return
+	}
+	close(o.d.release)
+	for o.d.returned.Load() < o.d.hold {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // let their workers record them
+}
+
+// TestLateOperationsAreInNeitherLogNorSummary: operations that honour
+// only their own deadline outlive the drain and finish after the run's
+// last interval was closed. They must be in neither latency.hlog nor the
+// summary (they were in the summary only: a log that held fewer
+// operations than its summary could not be told from a log cut short),
+// and the run says it is invalid.
+func TestLateOperationsAreInNeitherLogNorSummary(t *testing.T) {
+	s := sc(100, 500*time.Millisecond)
+	s.Mix = scenario.Mix{Create: 100}
+	s.Population.Prefill = 0
+	d := &deafDriver{total: 50, hold: 5, release: make(chan struct{})}
+	var hlog bytes.Buffer
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: d, Tokens: fakeTokens{10}, Seed: 3, IntervalLog: &hlog,
+		DrainTimeout: 50 * time.Millisecond, OpTimeout: time.Hour, CPUSaturation: -1, Observers: []Observer{releaseWhenDone{d}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.calls.Load() != 50 {
+		t.Fatalf("%d creates sent, want the schedule's 50", d.calls.Load())
+	}
+	// The 45 answered creates are counted; the 5 held ones could only
+	// finish after the run was closed.
+	if got := rep.Stats.Ops[recorder.Create].Count; got != 45 {
+		t.Errorf("summary counts %d creates, want the 45 answered before the run closed", got)
+	}
+	hs, err := recorder.ReadLog(&hlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int64{}
+	for _, h := range hs {
+		per[h.Tag()] += h.TotalCount()
+	}
+	for _, tag := range []string{"create", recorder.UncorrectedTag(recorder.Create)} {
+		if per[tag] != int64(rep.Stats.Ops[recorder.Create].Count) {
+			t.Errorf("hlog %s holds %d, summary counts %d", tag, per[tag], rep.Stats.Ops[recorder.Create].Count)
+		}
+	}
+	if rep.Valid || !strings.Contains(strings.Join(rep.InvalidReasons, ";"), "drain") {
+		t.Errorf("valid %v reasons %v; want invalid: drain", rep.Valid, rep.InvalidReasons)
+	}
+}
+
+// failAfter accepts n writes, then fails every one.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, fmt.Errorf("disk full")
+	}
+	f.n--
+	return len(p), nil
+}
+
+// TestIntervalLogErrorIsReported: a log that could not be written whole
+// makes the run invalid and is reported as such, so that the harness can
+// remove the incomplete file rather than leave a log that reads as fewer
+// operations.
+func TestIntervalLogErrorIsReported(t *testing.T) {
+	s := sc(100, 300*time.Millisecond)
+	rep, err := Run(context.Background(), Config{Scenario: s, Driver: newFake(), Tokens: fakeTokens{100}, Seed: 4,
+		IntervalLog: &failAfter{n: 1}, CPUSaturation: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.IntervalLogErr == nil || !strings.Contains(rep.IntervalLogErr.Error(), "disk full") {
+		t.Errorf("IntervalLogErr = %v, want the write error", rep.IntervalLogErr)
+	}
+	if rep.Valid || !strings.Contains(strings.Join(rep.InvalidReasons, ";"), "interval log") {
+		t.Errorf("valid %v reasons %v; want invalid: interval log", rep.Valid, rep.InvalidReasons)
+	}
+}

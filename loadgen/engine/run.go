@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/sessionbench/sessionbench/loadgen/driver"
 	"github.com/sessionbench/sessionbench/loadgen/pacer"
 	"github.com/sessionbench/sessionbench/loadgen/pool"
@@ -178,9 +180,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	tickDone := make(chan struct{})
 	tickStop := make(chan struct{})
 	var logErr error
+	var final *recorder.Snapshot // the recorder's closing snapshot
 	go func() {
 		defer close(tickDone)
-		logErr = r.ticker(tickStop, sched)
+		final, logErr = r.ticker(tickStop, sched)
 	}()
 
 	cpu0 := cpuTime()
@@ -222,7 +225,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	measured := max(end-sc.Warmup, 0)
 	rep.Duration = measured
 	rep.Partial = cancelled
-	rep.Stats = r.rec.Snapshot()
+	if final != nil {
+		// The snapshot taken with the last interval: latency.hlog holds
+		// exactly the operations it counts.
+		rep.Stats = *final
+	} else { // the measured phase never started
+		rep.Stats = r.rec.Snapshot()
+	}
+	if late := r.rec.Late(); late > 0 {
+		r.markInvalid(fmt.Sprintf("late: %d operations finished after the run was closed and are not counted", late))
+	}
 	count, _ := rep.Stats.Totals()
 	if measured > 0 {
 		rep.ScheduledOps = pacer.Count(sched, end) - pacer.Count(sched, sc.Warmup)
@@ -240,6 +252,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Skipped = r.skipped
 	r.mu.Unlock()
 	if logErr != nil {
+		rep.IntervalLogErr = logErr
 		rep.InvalidReasons = append(rep.InvalidReasons, "interval log: "+logErr.Error())
 	}
 	rep.Valid = len(rep.InvalidReasons) == 0
@@ -568,8 +581,11 @@ func (r *run) do(j job) {
 }
 
 // ticker runs once a second: closes hlog intervals, checks generator CPU
-// saturation and reports progress. It returns the first log write error.
-func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
+// saturation and reports progress. When stopped it closes the recorder
+// with the last interval and returns its snapshot (nil when the measured
+// phase never started), and the first log write error.
+func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) (*recorder.Snapshot, error) {
+	var finalSnap *recorder.Snapshot
 	var lw *recorder.LogWriter
 	var logErr error
 	measureStart := r.t0.Add(r.warm)
@@ -589,7 +605,14 @@ func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
 		if lw == nil && r.cfg.IntervalLog != nil && logErr == nil {
 			lw, logErr = recorder.NewLogWriter(r.cfg.IntervalLog, measureStart)
 		}
-		hs := r.rec.Tick(lastTick.UnixMilli(), now.UnixMilli())
+		var hs []*hdrhistogram.Histogram
+		if final {
+			var snap recorder.Snapshot
+			hs, snap = r.rec.Close(lastTick.UnixMilli(), now.UnixMilli())
+			finalSnap = &snap
+		} else {
+			hs = r.rec.Tick(lastTick.UnixMilli(), now.UnixMilli())
+		}
 		lastTick = now
 		if lw != nil && logErr == nil {
 			logErr = lw.Write(hs)
@@ -617,7 +640,7 @@ func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) error {
 			r.obs.notify(r.observation(phase, false))
 		case <-stop:
 			closeInterval(time.Now(), true)
-			return logErr
+			return finalSnap, logErr
 		case now := <-t.C:
 			closeInterval(now, false)
 			if r.cfg.CPUSaturation > 0 {

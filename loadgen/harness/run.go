@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,6 +169,14 @@ func (r *run) finish(rep *engine.Report, runErr error) (*Outcome, error) {
 	r.measured = true
 	if err := r.hlog.Close(); err != nil {
 		return nil, err
+	}
+	if rep.IntervalLogErr != nil {
+		// A log that misses intervals would be read as a whole one with
+		// fewer operations; the run keeps its summary, marked invalid.
+		if err := os.Remove(r.hlog.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("remove the incomplete %s: %w", results.LatencyLog, err)
+		}
+		r.notes = append(r.notes, fmt.Sprintf("%s was removed: writing it failed (%v), and an incomplete log would read as fewer operations", results.LatencyLog, rep.IntervalLogErr))
 	}
 	if err := r.timeline.Close(); err != nil {
 		return nil, err

@@ -127,7 +127,10 @@ type opRec struct {
 	errByClass  map[driver.Class]uint64
 	expByReason map[string]uint64
 	slowest     slowHeap
-	_           [64]byte // keep neighbouring kinds off this cache line
+	// closed is set by Close; late counts what was recorded after it.
+	closed bool
+	late   uint64
+	_      [64]byte // keep neighbouring kinds off this cache line
 }
 
 // Recorder accumulates samples. It is safe for concurrent use.
@@ -139,6 +142,7 @@ type Recorder struct {
 	lag         *hdrhistogram.Histogram // up to the last Tick
 	lagInterval *hdrhistogram.Histogram // since the last Tick
 	lagClamped  uint64
+	lagClosed   bool
 }
 
 // New returns an empty Recorder.
@@ -179,6 +183,11 @@ func (r *Recorder) Record(op Op, s Sample) {
 	u, uc := toUs(s.Done - s.Sent)
 	o := &r.ops[op]
 	o.mu.Lock()
+	if o.closed {
+		o.late++
+		o.mu.Unlock()
+		return
+	}
 	_ = o.interval.RecordValue(c)
 	_ = o.uncInterval.RecordValue(u)
 	o.count++
@@ -202,6 +211,10 @@ func (r *Recorder) Record(op Op, s Sample) {
 func (r *Recorder) RecordLag(d time.Duration) {
 	v, clamped := toUs(d)
 	r.lagMu.Lock()
+	if r.lagClosed {
+		r.lagMu.Unlock()
+		return
+	}
 	_ = r.lagInterval.RecordValue(v)
 	if clamped {
 		r.lagClamped++
@@ -216,6 +229,36 @@ func (r *Recorder) RecordLag(d time.Duration) {
 // since the epoch), and folds the interval into the running totals: the
 // log holds every histogram the summary is made of.
 func (r *Recorder) Tick(startMs, endMs int64) []*hdrhistogram.Histogram {
+	return r.tick(startMs, endMs, nil)
+}
+
+// Close closes the last interval as Tick does and freezes the recorder:
+// the snapshot it returns is taken under the same locks, so an interval
+// log of every Tick and this Close holds exactly the operations the
+// snapshot counts (an operation recorded between a last Tick and a
+// separate Snapshot would be in one and not the other, and a log cut
+// short could not be told from a whole one). Operations recorded after
+// Close are not kept; Late counts them.
+func (r *Recorder) Close(startMs, endMs int64) ([]*hdrhistogram.Histogram, Snapshot) {
+	var s Snapshot
+	hs := r.tick(startMs, endMs, &s)
+	return hs, s
+}
+
+// Late is the number of operations recorded after Close (and dropped).
+func (r *Recorder) Late() uint64 {
+	var n uint64
+	for i := range r.ops {
+		o := &r.ops[i]
+		o.mu.Lock()
+		n += o.late
+		o.mu.Unlock()
+	}
+	return n
+}
+
+// tick is Tick, and Close when snap is not nil.
+func (r *Recorder) tick(startMs, endMs int64, snap *Snapshot) []*hdrhistogram.Histogram {
 	var out []*hdrhistogram.Histogram
 	emit := func(src *hdrhistogram.Histogram, tag string) {
 		h := src.Clone()
@@ -235,6 +278,10 @@ func (r *Recorder) Tick(startMs, endMs int64) []*hdrhistogram.Histogram {
 			o.interval.Reset()
 			o.uncInterval.Reset()
 		}
+		if snap != nil {
+			snap.Ops[i] = o.stats(Op(i))
+			o.closed = true
+		}
 		o.mu.Unlock()
 	}
 	r.lagMu.Lock()
@@ -242,6 +289,10 @@ func (r *Recorder) Tick(startMs, endMs int64) []*hdrhistogram.Histogram {
 		emit(r.lagInterval, LagTag)
 		r.lag.Merge(r.lagInterval)
 		r.lagInterval.Reset()
+	}
+	if snap != nil {
+		snap.Lag, snap.LagClamped = r.lag.Clone(), r.lagClamped
+		r.lagClosed = true
 	}
 	r.lagMu.Unlock()
 	return out
@@ -277,24 +328,8 @@ func (r *Recorder) Snapshot() Snapshot {
 	for i := range r.ops {
 		o := &r.ops[i]
 		o.mu.Lock()
-		c := o.corrected.Clone()
-		c.Merge(o.interval)
-		u := o.uncorrected.Clone()
-		u.Merge(o.uncInterval)
-		st := OpStats{
-			Op: Op(i), Count: o.count, Errors: o.errors, ExpectedRejections: o.expected,
-			Clamped: o.clamped, Corrected: c, Uncorrected: u,
-			ErrorsByClass: map[driver.Class]uint64{}, ExpectedByReason: map[string]uint64{},
-			Slowest: o.slowest.sorted(),
-		}
-		for k, v := range o.errByClass {
-			st.ErrorsByClass[k] = v
-		}
-		for k, v := range o.expByReason {
-			st.ExpectedByReason[k] = v
-		}
+		s.Ops[i] = o.stats(Op(i))
 		o.mu.Unlock()
-		s.Ops[i] = st
 	}
 	r.lagMu.Lock()
 	s.Lag = r.lag.Clone()
@@ -302,6 +337,27 @@ func (r *Recorder) Snapshot() Snapshot {
 	s.LagClamped = r.lagClamped
 	r.lagMu.Unlock()
 	return s
+}
+
+// stats copies o's totals, the open interval included. o.mu is held.
+func (o *opRec) stats(op Op) OpStats {
+	c := o.corrected.Clone()
+	c.Merge(o.interval)
+	u := o.uncorrected.Clone()
+	u.Merge(o.uncInterval)
+	st := OpStats{
+		Op: op, Count: o.count, Errors: o.errors, ExpectedRejections: o.expected,
+		Clamped: o.clamped, Corrected: c, Uncorrected: u,
+		ErrorsByClass: make(map[driver.Class]uint64, len(o.errByClass)), ExpectedByReason: make(map[string]uint64, len(o.expByReason)),
+		Slowest: o.slowest.sorted(),
+	}
+	for k, v := range o.errByClass {
+		st.ErrorsByClass[k] = v
+	}
+	for k, v := range o.expByReason {
+		st.ExpectedByReason[k] = v
+	}
+	return st
 }
 
 // Totals sums counts over all kinds: done operations, errors.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,5 +185,87 @@ func TestSlowestKeepsTheLargest(t *testing.T) {
 		if n := len(none.Snapshot().Ops[Create].Slowest); n != 0 {
 			t.Errorf("KeepSlowest(0) kept %d", n)
 		}
+	}
+}
+
+// TestCloseMatchesTheLog records from several goroutines while ticking
+// and closes in the middle of it: the intervals emitted by every Tick and
+// by Close hold exactly the operations Close's snapshot counts, per kind
+// and tag, and whatever is recorded after Close is dropped and counted as
+// late (without Close, a sample landing between the last Tick and a
+// separate Snapshot was in the summary and not in the log).
+func TestCloseMatchesTheLog(t *testing.T) {
+	r := New()
+	logged := map[string]int64{}
+	var mu sync.Mutex
+	keep := func(hs []*hdrhistogram.Histogram) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range hs {
+			logged[h.Tag()] += h.TotalCount()
+		}
+	}
+	// Each worker records `each` samples racing with the ticks and with
+	// Close, then, once Close has returned, `after` more, which must all
+	// be late.
+	const workers, each, after = 4, 5000, 10
+	var recorded atomic.Int64
+	start, closed := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	record := func(g, i int) {
+		r.Record(Op((g+i)%int(NumOps)), Sample{Done: time.Duration(i+1) * time.Microsecond})
+		r.RecordLag(time.Microsecond)
+	}
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			<-start
+			for i := 0; i < each; i++ {
+				record(g, i)
+				recorded.Add(1)
+			}
+			<-closed
+			for i := 0; i < after; i++ {
+				record(g, i)
+			}
+		}(g)
+	}
+	close(start)
+	for recorded.Load() < workers*each/4 {
+		keep(r.Tick(0, 1))
+	}
+	hs, snap := r.Close(1, 2) // most likely while the workers still record
+	keep(hs)
+	close(closed)
+	wg.Wait()
+
+	var counted uint64
+	for _, op := range Ops() {
+		st := snap.Ops[op]
+		counted += st.Count
+		if logged[op.String()] != int64(st.Count) || logged[UncorrectedTag(op)] != int64(st.Count) {
+			t.Errorf("%s: log holds %d corrected and %d uncorrected, snapshot counts %d",
+				op, logged[op.String()], logged[UncorrectedTag(op)], st.Count)
+		}
+		if st.Corrected.TotalCount() != int64(st.Count) {
+			t.Errorf("%s: snapshot histogram %d, count %d", op, st.Corrected.TotalCount(), st.Count)
+		}
+	}
+	if logged[LagTag] != snap.Lag.TotalCount() {
+		t.Errorf("lag: log %d, snapshot %d", logged[LagTag], snap.Lag.TotalCount())
+	}
+	if got := counted + r.Late(); got != workers*(each+after) {
+		t.Errorf("counted %d + late %d = %d, recorded %d", counted, r.Late(), got, workers*(each+after))
+	}
+	if late := r.Late(); late < workers*after {
+		t.Errorf("late %d: the %d samples recorded after Close were not all late", late, workers*after)
+	}
+	// After Close, nothing changes: a later Snapshot is the closing one.
+	if n, _ := r.Snapshot().Totals(); n != counted {
+		t.Errorf("snapshot after Close counts %d, Close counted %d", n, counted)
+	}
+	if hs := r.Tick(2, 3); len(hs) != 0 {
+		t.Errorf("a Tick after Close emitted %d histograms", len(hs))
 	}
 }

@@ -48,6 +48,9 @@ func ReadRun(dir string) (*Run, error) {
 		for _, list := range r.Intervals {
 			sort.SliceStable(list, func(i, j int) bool { return list[i].StartTimeMs() < list[j].StartTimeMs() })
 		}
+		if err := r.checkCounts(); err != nil {
+			return nil, fmt.Errorf("read results %s: %w", dir, err)
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read results %s: %w", dir, err)
 	}
@@ -57,6 +60,43 @@ func ReadRun(dir string) (*Run, error) {
 		return nil, fmt.Errorf("read results %s: %w", dir, err)
 	}
 	return r, nil
+}
+
+// checkCounts compares latency.hlog with summary.json: the recorder
+// closes its last interval and takes the summary's snapshot together, so
+// every measured operation is in both, and a log cut at a line boundary
+// (which parses cleanly) shows as fewer operations than the summary
+// counts. Both the corrected and the uncorrected tag of every kind are
+// checked.
+func (r *Run) checkCounts() error {
+	want := map[string]uint64{}
+	for _, m := range []map[string]OpSummary{r.Summary.Ops, r.Summary.InvalidOps} {
+		for op, o := range m {
+			want[op] = o.Count
+		}
+	}
+	ops := make([]string, 0, len(want))
+	for op := range want {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		kind, ok := recorder.ParseOp(op)
+		if !ok {
+			continue // a kind this version does not know: nothing to compare
+		}
+		for _, tag := range []string{op, recorder.UncorrectedTag(kind)} {
+			var n uint64
+			for _, h := range r.Intervals[tag] {
+				n += uint64(h.TotalCount())
+			}
+			if n != want[op] {
+				return fmt.Errorf("%s holds %d operations tagged %s but %s counts %d %s operations: the log is incomplete (cut short, or from another run); rerun to get a whole one",
+					LatencyLog, n, tag, SummaryFile, want[op], op)
+			}
+		}
+	}
+	return nil
 }
 
 // Merged is the merge of every interval of tag (nil when there is none).
