@@ -38,9 +38,18 @@
 // used_memory grows by 292 bytes per session without a user agent
 // (391 with the hash) and by 417 with a 111-byte browser one (775 with
 // the hash), index share included (see the issue 9 note for the
-// method). What remains is mostly Redis's per-key cost (dict and
-// expires entries, object header, key name: about 110 bytes), which
-// only fewer keys would save.
+// method). What remains is mostly Redis's per-key cost, which only fewer
+// keys would save. The same layout built with synthetic values on the
+// same Redis (scripts/session-memory-floor) costs 194 bytes per session
+// before its value (key name, dict and expires entries, hash-table
+// slots, object header, index share), and the value is allocated in
+// jemalloc's size classes: 64 bytes for up to 60 bytes of value, 80 up
+// to 76, 96 up to 92. A session holding a uid, an email, a client IP,
+// its times and 16 bytes of data (more than 60 bytes in any encoding)
+// therefore cannot cost less than 274 bytes. Sessions kept as fields of
+// one hash per user would cost about 110 (no key, TTL or index entry of
+// their own), at the price of per-session expiry enforced by the
+// scripts rather than by Redis (per-field TTL needs Redis 7.4).
 //
 // A user agent is kept as its first 512 bytes (for the session list)
 // and, when longer, the SHA-256 of the whole header: Session.
