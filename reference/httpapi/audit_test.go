@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -171,5 +172,43 @@ func TestAuditSessionEndedByTheCap(t *testing.T) {
 	}
 	if body := string(e.do(c, "GET", "/metrics", "").body); !strings.Contains(body, "\nsessiond_sessions_destroyed_total 1\n") {
 		t.Errorf("/metrics lacks sessiond_sessions_destroyed_total 1")
+	}
+}
+
+// lostCapReplyStore reports the cap's deletes as Redis reports them when
+// its answer is lost: of unknown outcome (session.Session.CapUncertain),
+// as the store does (its own test injects the lost reply).
+type lostCapReplyStore struct{ session.API }
+
+func (s lostCapReplyStore) Create(ctx context.Context, ns session.NewSession) (string, *session.Session, error) {
+	id, sess, err := s.API.Create(ctx, ns)
+	if sess != nil {
+		sess.CapUncertain, sess.CapEnded = sess.CapEnded, nil
+	}
+	return id, sess, err
+}
+
+// A session the cap may have ended (its delete got no answer) is still
+// an audit line, marked outcome "unknown", and is not counted as
+// destroyed.
+func TestAuditSessionTheCapMayHaveEnded(t *testing.T) {
+	e := newEnv(t, envOptions{storeCfg: session.Config{MaxSessionsPerUser: 1},
+		store: func(s session.API) session.API { return lostCapReplyStore{s} }})
+	a, b := e.browser(), e.browser()
+	e.login(a, "alice", "User-Agent: phone")
+	ha := handleOf(t, e, a)
+	e.login(b, "alice", "User-Agent: phone")
+	hb := handleOf(t, e, b)
+	got := auditLines(t, e.logs.String())
+	if len(got) != 3 {
+		t.Fatalf("%d audit events, want 3:\n%s", len(got), e.logs.String())
+	}
+	m := got[2]
+	if m["event"] != "revoked" || m["reason"] != "session_cap" || m["outcome"] != "unknown" ||
+		m["handle_prefix"] != ha[:HandlePrefixLen] || m["by_handle_prefix"] != hb[:HandlePrefixLen] || m["user_id"] != "alice" {
+		t.Errorf("event = %v, want revoked/session_cap of %s by %s with outcome unknown", m, ha[:HandlePrefixLen], hb[:HandlePrefixLen])
+	}
+	if body := string(e.do(b, "GET", "/metrics", "").body); !strings.Contains(body, "\nsessiond_sessions_destroyed_total 0\n") {
+		t.Errorf("/metrics: a delete of unknown outcome was counted as destroyed")
 	}
 }

@@ -113,6 +113,15 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.metrics.destroyed.Inc()
 		s.audit(r.Context(), auditRevoked, "session_cap", h[:HandlePrefixLen], tok.UID, slog.String("by_handle_prefix", handlePrefix(id)))
 	}
+	for _, h := range sess.CapUncertain {
+		if len(h) < HandlePrefixLen {
+			continue
+		}
+		// Redis did not answer the delete in time: it may have run. Not
+		// counted as destroyed; the audit must not lose it either.
+		s.audit(r.Context(), auditRevoked, "session_cap", h[:HandlePrefixLen], tok.UID, slog.String("by_handle_prefix", handlePrefix(id)),
+			slog.String("outcome", "unknown"))
+	}
 	w.Header()["Set-Cookie"] = []string{s.cookieName + "=" + id + s.cookieSuffix}
 	bp := s.bufs.get()
 	b := appendSessionFields(*bp, sess)

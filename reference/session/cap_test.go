@@ -1,9 +1,14 @@
 package session
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Issue 6: the per-user cap ended the oldest session by creation, so a
@@ -149,5 +154,82 @@ func TestRepeatedLoginLeavesNoOrphans(t *testing.T) {
 	}
 	if _, err := s.Validate(ctxT(t), phone); err != nil {
 		t.Fatalf("the phone was logged out by the laptop's reloads: %v", err)
+	}
+}
+
+// delPipelineHook makes the pipelined delete script (sent with EVAL, its
+// source) fail: run (reply lost, a timeout) or not run (refused by
+// Redis).
+type delPipelineHook struct {
+	src   string
+	runIt bool
+	err   error
+	calls int
+}
+
+func (h *delPipelineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *delPipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return next
+}
+func (h *delPipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			if a := c.Args(); len(a) < 2 || !strings.EqualFold(fmt.Sprint(a[0]), "eval") || a[1] != h.src {
+				return next(ctx, cmds)
+			}
+		}
+		h.calls++
+		if h.runIt {
+			_ = next(ctx, cmds)
+		}
+		for _, c := range cmds {
+			c.SetErr(h.err)
+		}
+		return h.err
+	}
+}
+
+// A session the cap tries to end while Redis's answer is lost may have
+// ended: it is reported as uncertain (it was reported nowhere, so the
+// audit lost it), never as ended; one Redis refused is in neither list.
+// Either way the login itself succeeds.
+func TestCapReportsDeletesOfUnknownOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		runIt         bool
+		err           error
+		wantUncertain bool
+	}{
+		{"reply lost", true, timeoutErr{}, true},
+		{"refused", false, replyErr("OOM command not allowed when used memory > 'maxmemory'."), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := miniEnv(t)
+			s := e.store(t, Config{MaxSessionsPerUser: 2})
+			old := mustCreate(t, s, newSess("u"))
+			e.advance(2 * time.Minute)
+			mustCreate(t, s, newSess("u"))
+			e.advance(2 * time.Minute)
+			h := &delPipelineHook{src: delLua, runIt: tc.runIt, err: tc.err}
+			e.rdb.(*redis.Client).AddHook(h)
+			_, sess, err := s.Create(ctxT(t), newSess("u"))
+			if err != nil {
+				t.Fatalf("Create = %v; the cap's failure must not fail the login", err)
+			}
+			if h.calls != 1 {
+				t.Fatalf("delete pipeline ran %d times, want 1", h.calls)
+			}
+			oldHandle, _ := Handle(old)
+			if len(sess.CapEnded) != 0 {
+				t.Errorf("CapEnded = %v, want none (no delete was confirmed)", sess.CapEnded)
+			}
+			if got := len(sess.CapUncertain) == 1 && sess.CapUncertain[0] == oldHandle; got != tc.wantUncertain {
+				t.Errorf("CapUncertain = %v, want the oldest session's handle %v: %v", sess.CapUncertain, tc.wantUncertain, oldHandle)
+			}
+			_, err = s.Validate(ctxT(t), old)
+			if tc.runIt != errors.Is(err, ErrNotFound) {
+				t.Errorf("oldest session after the cap: %v (the delete ran: %v)", err, tc.runIt)
+			}
+		})
 	}
 }

@@ -65,6 +65,11 @@ type Session struct {
 	// CapEnded holds the handles of the user's sessions Create ended to
 	// stay within MaxSessionsPerUser (those it saw deleted), for audit.
 	CapEnded []string
+	// CapUncertain holds the handles of sessions Create tried to end for
+	// the cap whose delete got no answer in time: they may have ended
+	// (for audit; one still live counts towards the cap at the next
+	// login).
+	CapUncertain []string
 
 	ua uaForm // how UserAgent compares with a request's header
 }

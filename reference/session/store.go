@@ -178,7 +178,9 @@ func (s *Store) Create(ctx context.Context, ns NewSession) (string, *Session, er
 		sess.Replaced = s.Destroy(ctx, ns.Replaces) == nil
 	}
 	if s.cfg.MaxSessionsPerUser > 0 && card > int64(s.cfg.MaxSessionsPerUser) {
-		sess.CapEnded, _ = s.enforceCap(ctx, idx, member, nowMS)
+		// The new session exists whatever the cap does: its failure is
+		// not the login's, and what it may have ended is reported.
+		sess.CapEnded, sess.CapUncertain, _ = s.enforceCap(ctx, idx, member, nowMS)
 	}
 	return id, sess, nil
 }
@@ -277,11 +279,13 @@ func (s *Store) indexEntries(ctx context.Context, idx string) ([]redis.Z, []bool
 // the seconds since any command read a session (including GET
 // /v1/sessions, which reads them all), without itself touching the key.
 // Where Redis does not track idle time (an LFU policy) it ends the
-// oldest sessions first. It returns the handles of the sessions it ended.
-func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) (ended []string, err error) {
+// oldest sessions first. It returns the handles of the sessions it ended
+// and of those whose delete may or may not have run (Redis did not
+// answer in time).
+func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) (ended, uncertain []string, err error) {
 	zs, err := s.rdb.ZRangeWithScores(ctx, idx, 0, -1).Result()
 	if err != nil {
-		return nil, backendErr("create: cap: read index", err)
+		return nil, nil, backendErr("create: cap: read index", err)
 	}
 	idle := make([]*redis.DurationCmd, len(zs))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -290,7 +294,7 @@ func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) (
 		}
 		return nil
 	}); err != nil && !errors.Is(err, redis.Nil) && !isReplyErr(err) {
-		return nil, backendErr("create: cap: idle times", err)
+		return nil, nil, backendErr("create: cap: idle times", err)
 	}
 	type cand struct {
 		member string
@@ -338,19 +342,23 @@ func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) (
 		}
 		fence, err := s.fence(ctx, time.Time{})
 		if err != nil {
-			return nil, fmt.Errorf("session: create: cap: %w", err)
+			return nil, nil, fmt.Errorf("session: create: cap: %w", err)
 		}
 		deleted, err := s.delKeys(ctx, "create: cap", fence, keys)
-		if err != nil {
-			return nil, err
-		}
+		unknown := errors.Is(err, ErrOutcomeUnknown)
 		for i, d := range deleted {
-			if d {
+			switch {
+			case d:
 				ended = append(ended, memberHandle(live[i].member))
+			case unknown: // it may have run: an audit must not lose it
+				uncertain = append(uncertain, memberHandle(live[i].member))
 			}
 		}
+		if err != nil {
+			return ended, uncertain, err
+		}
 	}
-	return ended, s.zrem(ctx, "create: cap: prune index", idx, drop)
+	return ended, uncertain, s.zrem(ctx, "create: cap: prune index", idx, drop)
 }
 
 // isReplyErr reports an error answer of Redis (not a transport failure).
@@ -361,8 +369,9 @@ func isReplyErr(err error) bool {
 
 // delKeys deletes keys with delLua under one fence, pipelined (one EVAL
 // per key, so each touches one key and the pipeline works on a cluster),
-// and reports which it deleted. On error nothing is reported deleted and
-// the error says whether any delete may have happened.
+// and reports which it deleted. On error, deleted still holds the
+// deletes Redis confirmed, and the error says whether any other may have
+// happened (ErrOutcomeUnknown).
 func (s *Store) delKeys(ctx context.Context, op string, fence *fenced, keys []string) ([]bool, error) {
 	deleted := make([]bool, len(keys))
 	run := func() error {
@@ -394,7 +403,7 @@ func (s *Store) delKeys(ctx context.Context, op string, fence *fenced, keys []st
 			// Some deletes ran, some were refused: not "not applied".
 			werr = fmt.Errorf("session: %s: %w: %w: some deletes ran, some failed: %w", op, ErrBackend, ErrOutcomeUnknown, err)
 		}
-		return nil, werr
+		return deleted, werr
 	}
 	return deleted, nil
 }
