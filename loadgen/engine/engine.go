@@ -34,6 +34,10 @@ const (
 	// SaturationWindow is how many consecutive 1 s intervals of CPU
 	// saturation make the run invalid.
 	SaturationWindow = 3
+	// DefaultTraceSample is the share of measured operations sent with a
+	// sampled traceparent when Config.Trace is on: all of them, so that
+	// every slowest operation can be looked up (k6's tracing default).
+	DefaultTraceSample = 1.0
 )
 
 // Config configures one Run. Scenario, Driver and Tokens are required.
@@ -89,9 +93,17 @@ type Config struct {
 	// ObserveEvery: default DefaultObserveEvery.
 	ObserveEvery time.Duration
 	// Trace gives every operation a W3C trace (driver.WithTrace): the
-	// server continues it, sampled for measured operations, and the
-	// slowest operations' trace IDs are in the report.
+	// server continues it, sampled for measured operations as
+	// TraceSample says, and the slowest operations' trace IDs are in the
+	// report.
 	Trace bool
+	// TraceSample is the share of measured operations whose trace is
+	// sent sampled (the server records it; the others carry an unsampled
+	// traceparent, as a production client's mostly would): a server that
+	// traces every request is slower than one that traces 1 %. Only
+	// sampled operations keep their trace ID among the slowest. Default
+	// DefaultTraceSample; negative samples none; at most 1.
+	TraceSample float64
 	// Slowest is how many of the slowest operations of each kind are
 	// kept with their trace IDs. Default recorder.DefaultSlowest;
 	// negative keeps none.

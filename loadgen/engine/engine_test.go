@@ -687,3 +687,53 @@ func TestIntervalLogErrorIsReported(t *testing.T) {
 		t.Errorf("valid %v reasons %v; want invalid: interval log", rep.Valid, rep.InvalidReasons)
 	}
 }
+
+// TestTraceSampleSamplesAShare: with TraceSample, every scheduled
+// operation still carries a trace, but only about that share of the
+// measured ones is sent sampled (the picks come from the seed), and only
+// sampled traces are kept among the slowest (an unsampled one leads to
+// no trace). A negative share samples none and keeps no trace ID.
+func TestTraceSampleSamplesAShare(t *testing.T) {
+	for _, tc := range []struct {
+		share    float64
+		min, max int // sampled, of 400 measured
+	}{{0.25, 50, 150}, {-1, 0, 0}} {
+		s := sc(400, time.Second)
+		d := &tracingDriver{fakeDriver: newFake(), traces: map[driver.TraceID]bool{}}
+		rep, err := Run(context.Background(), Config{Scenario: s, Driver: d, Tokens: fakeTokens{100}, Seed: 11, Trace: true,
+			TraceSample: tc.share, Slowest: 5, CPUSaturation: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.mu.Lock()
+		sampled := 0
+		for _, s := range d.traces {
+			if s {
+				sampled++
+			}
+		}
+		if len(d.traces) != d.calls-rep.Prefilled || sampled < tc.min || sampled > tc.max {
+			t.Errorf("share %v: %d traces for %d operations, %d sampled; want a trace each and %d to %d sampled",
+				tc.share, len(d.traces), d.calls-rep.Prefilled, sampled, tc.min, tc.max)
+		}
+		kept := 0
+		for _, st := range rep.Stats.Ops {
+			for _, sl := range st.Slowest {
+				if sl.Trace.IsZero() {
+					continue
+				}
+				kept++
+				if !d.traces[sl.Trace] {
+					t.Errorf("share %v: %v: slowest keeps trace %v, which was not sampled", tc.share, st.Op, sl.Trace)
+				}
+			}
+		}
+		if tc.share < 0 && kept != 0 {
+			t.Errorf("share %v: %d trace IDs kept among the slowest, want none", tc.share, kept)
+		}
+		d.mu.Unlock()
+	}
+	if _, err := Run(context.Background(), Config{Scenario: sc(10, time.Second), Driver: newFake(), Tokens: fakeTokens{1}, TraceSample: 1.5}); err == nil || !strings.Contains(err.Error(), "TraceSample") {
+		t.Errorf("TraceSample 1.5: %v, want refused", err)
+	}
+}

@@ -53,6 +53,12 @@ func (c *Config) defaults() error {
 	if c.CPUSaturation == 0 {
 		c.CPUSaturation = DefaultCPUSaturation
 	}
+	switch {
+	case c.TraceSample == 0:
+		c.TraceSample = DefaultTraceSample
+	case c.TraceSample > 1 || c.TraceSample != c.TraceSample: // NaN
+		return fmt.Errorf("engine: TraceSample %v: want a share of at most 1 (negative: none sampled)", c.TraceSample)
+	}
 	if c.ObserveEvery <= 0 {
 		c.ObserveEvery = DefaultObserveEvery
 	}
@@ -261,6 +267,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// sampled decides whether a measured operation's trace is sampled.
+func (r *run) sampled(rng *mrand.Rand) bool {
+	switch ts := r.cfg.TraceSample; {
+	case ts >= 1:
+		return true
+	case ts <= 0:
+		return false
+	default:
+		return rng.Float64() < ts
+	}
+}
+
 // newRecorder keeps the configured number of slowest operations.
 func newRecorder(slowest int) *recorder.Recorder {
 	rec := recorder.New()
@@ -449,7 +467,7 @@ func (r *run) dispatch(ctx context.Context, sched pacer.Schedule) bool {
 			// depend on whether traces are on.
 			putID(j.trace.ID[:], traceRng)
 			putID(j.trace.SpanID[:], traceRng)
-			j.trace.Sampled = off >= r.warm
+			j.trace.Sampled = off >= r.warm && r.sampled(traceRng)
 		}
 		select {
 		case r.jobs <- j: // an idle worker takes it
@@ -527,7 +545,9 @@ func (r *run) do(j job) {
 	s := recorder.Sample{Intended: off}
 	if !j.trace.ID.IsZero() {
 		ctx = driver.WithTrace(ctx, j.trace)
-		s.Trace = j.trace.ID
+		if j.trace.Sampled { // an unsampled trace leads nowhere
+			s.Trace = j.trace.ID
+		}
 	}
 	var res driver.Result
 	switch op {

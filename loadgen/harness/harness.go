@@ -73,6 +73,10 @@ type Plan struct {
 	// Slowest is how many of the slowest operations of each kind the
 	// summary lists with their trace IDs (default 10; negative: none).
 	Slowest int
+	// TraceSample is the share of measured HTTP operations sent with a
+	// sampled traceparent (engine.Config.TraceSample: 0 is the default,
+	// all; negative: none).
+	TraceSample float64
 	// Pair names the pair this run belongs to (a round of interleaved
 	// trials): the gate resamples runs with the same Pair together.
 	Pair string

@@ -132,7 +132,7 @@ func prepare(ctx context.Context, p Plan) (*run, engine.Config, error) {
 	ecfg := engine.Config{
 		Scenario: r.p.Scenario, Driver: drv, Tokens: r.src, Seed: p.Seed, IntervalLog: r.hlog,
 		Progress: p.Progress, Observers: append([]engine.Observer{r.smp}, p.Observers...),
-		Trace: p.Driver == DriverHTTP, Slowest: p.Slowest,
+		Trace: p.Driver == DriverHTTP, TraceSample: p.TraceSample, Slowest: p.Slowest,
 	}
 	if r.env != nil && r.env.Facts().Mode == redisenv.ModeEmbedded {
 		ecfg.CPUNote = "the embedded Redis runs in loadgen's process and shares its CPU; use --redis local or container for high rates"
@@ -316,6 +316,14 @@ func (r *run) targetFacts(ctx context.Context, env redisenv.Env, target *sut.SUT
 	case target != nil:
 		t.URL, t.Server, t.Auth = target.URL, target.Server, src.Mode()
 		t.Exited = target.Exited()
+		share := r.p.TraceSample
+		switch {
+		case share == 0:
+			share = engine.DefaultTraceSample
+		case share < 0:
+			share = 0
+		}
+		t.TraceSample = &share
 	}
 	if env != nil {
 		f := env.Facts()

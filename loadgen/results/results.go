@@ -83,6 +83,10 @@ type Target struct {
 	Redis  Redis  `json:"redis"`
 	Auth   string `json:"auth"`
 	Driver string `json:"driver,omitempty"`
+	// TraceSample is the share of measured operations sent with a
+	// sampled W3C traceparent (the server records those); absent when
+	// no traceparent was sent (the store driver).
+	TraceSample *float64 `json:"trace_sample,omitempty"`
 	// Exited is how the sessiond loadgen started ended when it exited
 	// before the run did (e.g. "signal: killed"); such a run failed.
 	Exited string `json:"exited,omitempty"`

@@ -29,6 +29,7 @@ type runFlags struct {
 	duet, pair                                                         string
 	seed                                                               uint64
 	slowest                                                            int
+	traceSample                                                        float64
 	quiet                                                              bool
 	redis                                                              redisenv.Spec
 	cluster                                                            clusterFlag
@@ -56,7 +57,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.out, "out", "", "results `dir` (default results/<scenario>-<UTC timestamp>/); must not exist or be empty")
 	fs.StringVar(&f.authKey, "auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key per run; see loadgen keygen)")
 	fs.StringVar(&f.project, "project", harness.DefaultProject, "Firebase project `ID` of the tokens (sessiond --firebase-project)")
-	fs.IntVar(&f.slowest, "slowest", recorder.DefaultSlowest, "list this many of the slowest operations of each kind in summary.json, with the W3C trace ID each was sent with (every HTTP operation carries a traceparent, sampled in the measured phase)")
+	fs.IntVar(&f.slowest, "slowest", recorder.DefaultSlowest, "list this many of the slowest operations of each kind in summary.json, with the W3C trace ID each was sent with when it was sampled (every HTTP operation carries a traceparent)")
+	fs.Float64Var(&f.traceSample, "trace-sample", engine.DefaultTraceSample, "share of measured operations sent with a sampled traceparent, from 0 to 1: a tracing sessiond records those (parent-based sampling), and only they keep a trace ID among the slowest; lower it to measure the server at its production sampling ratio")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the operation and session picks (0: random, reported in summary.json)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line even on a terminal")
 }
@@ -68,6 +70,15 @@ func slowestFlag(n int) int {
 		return -1
 	}
 	return n
+}
+
+// traceSampleFlag maps --trace-sample 0 (none) to the library's
+// "negative: none"; 0 there means the default.
+func traceSampleFlag(share float64) float64 {
+	if share == 0 {
+		return -1
+	}
+	return share
 }
 
 func profileList() string {
@@ -195,6 +206,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageErr(stderr, err)
 		}
 	}
+	if !(f.traceSample >= 0 && f.traceSample <= 1) {
+		return usageErr(stderr, fmt.Errorf("--trace-sample %v: want a share from 0 (no operation's trace sampled) to 1 (all), e.g. --trace-sample 0.01", f.traceSample))
+	}
 	if f.slowest < 0 {
 		return usageErr(stderr, fmt.Errorf("--slowest %d: want 0 (none) or a positive count, e.g. --slowest 10", f.slowest))
 	}
@@ -217,7 +231,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	plan := harness.Plan{
 		Scenario: sc, ScenarioFile: raw, Dir: f.out, Target: f.target, Redis: f.redis,
 		Auth: f.auth, Project: f.project, Driver: f.driver, Seed: f.seed, Label: f.label, Pair: f.pair,
-		Slowest: slowestFlag(f.slowest),
+		Slowest: slowestFlag(f.slowest), TraceSample: traceSampleFlag(f.traceSample),
 		Version: version, Log: stderr, AuthKeyFile: f.authKey,
 	}
 	if f.authKey != "" {
