@@ -478,6 +478,14 @@ func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, op string, 
 	case "validate_before_write":
 		outcome = "not_applied"
 		msg = "session store unavailable; the session could not be checked, so nothing was changed; retry later"
+	case "set_sealed":
+		if errors.Is(err, session.ErrNotApplied) {
+			outcome = "not_applied"
+			msg = "session store unavailable; the sealed fields were not written; retry the PUT"
+		} else {
+			outcome = "unknown"
+			msg = "session store did not confirm the sealed fields were written: they may or may not have been, and cannot be later; retry the PUT (it replaces them whole)"
+		}
 	case "destroy", "destroy_all", "destroy_handle":
 		if errors.Is(err, session.ErrNotApplied) {
 			outcome = "not_applied"

@@ -15,8 +15,8 @@ package httpapi
 //	GET /internal/v1/sessions/current/sealed   200 {"user_id": ..., "sealed": {...}}
 //
 // Every request must authenticate: Authorization: Bearer <token>
-// (compared in constant time) and/or a client certificate (mTLS),
-// whichever InternalConfig requires.
+// (compared in constant time) and/or a client certificate (mTLS):
+// whichever InternalConfig configures, both when it configures both.
 
 import (
 	"bytes"
@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -70,6 +71,9 @@ type internal struct {
 	mtls    bool
 	compare func(a, b []byte) int // subtle.ConstantTimeCompare; tests watch it
 	reqs    *prometheus.CounterVec
+	// authNeeds is the 401's message: what this configuration requires.
+	authNeeds string
+	authLog   logLimiter // refused credentials (a scan would flood the log)
 }
 
 // Internal returns the handler of the internal API. It shares the
@@ -93,6 +97,15 @@ func (s *Server) Internal(cfg InternalConfig) (http.Handler, error) {
 			Help: "Internal API (sealed fields) requests by operation and status code.",
 		}, []string{"op", "code"}),
 	}
+	const bearer, cert = "the bearer secret of --internal-token-file (Authorization: Bearer <token>)", "a client certificate signed by --internal-client-ca-file"
+	switch {
+	case in.token && in.mtls:
+		in.authNeeds = "the internal API needs both " + bearer + " and " + cert
+	case in.token:
+		in.authNeeds = "the internal API needs " + bearer
+	default:
+		in.authNeeds = "the internal API needs " + cert
+	}
 	if err := s.cfg.Registry.Register(in.reqs); err != nil {
 		return nil, fmt.Errorf("httpapi: registering internal metrics: %w (call Internal once per Server)", err)
 	}
@@ -107,7 +120,17 @@ func (s *Server) Internal(cfg InternalConfig) (http.Handler, error) {
 // ServeHTTP authenticates, then serves the sealed-fields resource.
 func (in *internal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w}
+	// The operation is known from the route before authentication, so
+	// that refused requests count against the route they tried.
 	op := "other"
+	if r.URL.Path == InternalSealedPath {
+		switch r.Method {
+		case http.MethodGet:
+			op = "get"
+		case http.MethodPut:
+			op = "put"
+		}
+	}
 	defer func() {
 		status := rec.status
 		if status == 0 {
@@ -116,27 +139,35 @@ func (in *internal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in.reqs.WithLabelValues(op, fmt.Sprint(status)).Inc()
 	}()
 	if !in.authenticated(r) {
+		if ok, dropped := in.authLog.allow(in.s.cfg.Now()); ok {
+			// Who knocked, never what they presented.
+			in.s.log.WarnContext(r.Context(), "internal API request refused: missing or wrong credentials (logged at most once a second; sessiond_internal_requests_total counts every 401)",
+				"op", op, "remote", r.RemoteAddr, "suppressed", dropped)
+		}
 		rec.Header().Set("WWW-Authenticate", `Bearer realm="sessiond-internal"`)
-		in.s.writeInternalError(rec, http.StatusUnauthorized, "unauthorized", "the internal API needs the bearer secret of --internal-token-file (Authorization: Bearer <token>) or a client certificate the server trusts")
+		in.s.writeInternalError(rec, http.StatusUnauthorized, "unauthorized", in.authNeeds)
+		return
+	}
+	if len(r.TransferEncoding) > 0 {
+		// As on the public listener: Go drops Content-Length when a
+		// request also carries Transfer-Encoding (the smuggling shape).
+		rec.Header().Set("Connection", "close")
+		in.s.writeInternalError(rec, http.StatusBadRequest, "chunked_body_refused",
+			"send the request body with Content-Length, not Transfer-Encoding (a request with both is refused, RFC 9112 §6.1); the connection is closed")
 		return
 	}
 	if r.URL.Path != InternalSealedPath {
 		in.s.writeInternalError(rec, http.StatusNotFound, "not_found", "no such route; the internal API serves "+InternalSealedPath)
 		return
 	}
-	switch r.Method {
-	case http.MethodGet:
-		op = "get"
-	case http.MethodPut:
-		op = "put"
-	default:
+	if op == "other" {
 		in.s.methodNotAllowed(rec, "GET, PUT")
 		return
 	}
 	if !in.store.Sealing() {
 		in.s.writeInternalError(rec, http.StatusNotImplemented, "sealing_disabled",
 			"sealed fields need sealing keys, and this sessiond has none: start it with --sealing-keys-file FILE or "+
-				"SESSIOND_SEALING_KEYS (lines \"kid:base64key\", 32-byte keys; see sessiond keys rotate)")
+				"SESSIOND_SEALING_KEYS (lines \"kid:base64key\" of 32-byte keys, the first is the primary; README: Sealed fields, key rotation)")
 		return
 	}
 	id, st := parseSessionCookie(r.Header, in.s.cookieName)
@@ -173,9 +204,51 @@ func (in *internal) authenticated(r *http.Request) bool {
 	return ok
 }
 
-// sealedRequest is the body of PUT.
+// sealedRequest is the body of PUT. Values are decoded one by one
+// (sealedValue), so that none is silently altered.
 type sealedRequest struct {
-	Sealed map[string]string `json:"sealed"`
+	Sealed map[string]json.RawMessage `json:"sealed"`
+}
+
+// sealedValue decodes one sealed value: a JSON string, stored exactly as
+// sent. encoding/json would turn null into "" and an unpaired surrogate
+// escape (\ud800) into U+FFFD: a secret stored altered, with a 204.
+// The body was checked to be valid UTF-8, so any U+FFFD the decoded
+// string has beyond those the raw text spells is such an escape.
+func sealedValue(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", false
+	}
+	if n := strings.Count(v, "\uFFFD"); n > 0 {
+		spelled := bytes.Count(raw, []byte("\uFFFD")) + countEscapedFFFD(raw)
+		if n > spelled {
+			return "", false
+		}
+	}
+	return v, true
+}
+
+// countEscapedFFFD counts the \ufffd escapes (any case) in the JSON
+// string literal b, walking its escapes so that an escaped backslash
+// followed by "ufffd" is not one.
+func countEscapedFFFD(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) && strings.EqualFold(string(b[i+2:i+6]), "fffd") {
+			n++
+			i += 5
+			continue
+		}
+		i++ // the escaped character
+	}
+	return n
 }
 
 func (in *internal) put(w http.ResponseWriter, r *http.Request, id string) {
@@ -194,6 +267,10 @@ func (in *internal) put(w http.ResponseWriter, r *http.Request, id string) {
 		s.writeInternalError(w, http.StatusBadRequest, "bad_body", "could not read the request body")
 		return
 	}
+	if !utf8.Valid(body) {
+		s.writeInternalError(w, http.StatusBadRequest, "invalid_utf8", fmt.Sprintf("request body is not valid UTF-8 (byte %d); JSON must be UTF-8 (RFC 8259): encode binary values, e.g. as base64", invalidUTF8At(body)))
+		return
+	}
 	var req sealedRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -203,9 +280,15 @@ func (in *internal) put(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	m := make(map[string][]byte, len(req.Sealed))
-	for name, v := range req.Sealed {
+	for name, raw := range req.Sealed {
 		if !validSealedName(name) {
 			s.writeInternalError(w, http.StatusBadRequest, "invalid_name", fmt.Sprintf("sealed field names are 1-%d characters of A-Z a-z 0-9 _ . - (got %q)", maxSealedNameLen, truncate(name, maxSealedNameLen)))
+			return
+		}
+		v, ok := sealedValue(raw)
+		if !ok {
+			// Never echo the value: it is a secret.
+			s.writeInternalError(w, http.StatusBadRequest, "invalid_value", fmt.Sprintf("sealed.%s must be a JSON string of valid Unicode (not null, a number or an unpaired surrogate escape such as \\ud800); encode binary values, e.g. as base64", name))
 			return
 		}
 		m[name] = []byte(v)

@@ -10,6 +10,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -164,7 +166,10 @@ func TestInternalErrorsNeverEchoSecrets(t *testing.T) {
 		code      string
 	}{
 		"broken json":    {`{"sealed":{"rt":"SECRET-VALUE"`, "", 400, "bad_json"},
-		"not strings":    {`{"sealed":{"rt":["SECRET-VALUE"]}}`, "", 400, "bad_json"},
+		"not strings":    {`{"sealed":{"rt":["SECRET-VALUE"]}}`, "", 400, "invalid_value"},
+		"null":           {`{"sealed":{"rt":null,"x":"SECRET-VALUE"}}`, "", 400, "invalid_value"},
+		"lone surrogate": {`{"sealed":{"rt":"SECRET-VALUE\ud800"}}`, "", 400, "invalid_value"},
+		"invalid utf-8":  {"{\"sealed\":{\"rt\":\"SECRET-VALUE\xff\xfe\"}}", "", 400, "invalid_utf8"},
 		"unknown member": {`{"sealed":{},"other":"SECRET-VALUE"}`, "", 400, "bad_json"},
 		"no sealed":      {`{}`, "", 400, "bad_json"},
 		"bad name":       {`{"sealed":{"a b":"SECRET-VALUE"}}`, "", 400, "invalid_name"},
@@ -368,4 +373,115 @@ func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey) tls
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// Values are stored exactly as sent, including ones encoding/json's
+// defaults would have altered or that look like what is refused: a real
+// U+FFFD (raw or escaped), an escaped backslash before "ufffd", a
+// surrogate pair, the empty string.
+func TestInternalSealedValuesKeptExactly(t *testing.T) {
+	e := newInternalEnv(t, envOptions{storeCfg: session.Config{Sealer: testSealer(t)}}, InternalConfig{})
+	c := e.browser()
+	e.login(c, "alice")
+	body := `{"sealed":{"raw":"a` + "\uFFFD" + `b","escaped":"a\uFFFDb","backslash":"a\\ufffd","pair":"\ud83d\ude00","empty":""}}`
+	if r := e.backend("PUT", body, c); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT: %d %s", r.StatusCode, r.body)
+	}
+	var got struct{ Sealed map[string]string }
+	if err := json.Unmarshal(e.backend("GET", "", c).body, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"raw": "a\uFFFDb", "escaped": "a\uFFFDb", "backslash": `a\ufffd`, "pair": "😀", "empty": ""}
+	for k, v := range want {
+		if got.Sealed[k] != v {
+			t.Errorf("%s = %q, want %q", k, got.Sealed[k], v)
+		}
+	}
+	// An escaped backslash does not hide a lone surrogate after it.
+	e.backend("PUT", `{"sealed":{"x":"\\ufffd\ud800"}}`, c).wantError(t, 400, "invalid_value")
+}
+
+// A refused credential counts against the route it tried (an alert on
+// {op="put",code="401"} must see it) and leaves one log line naming the
+// caller's address, never what it presented. With both a bearer secret
+// and mTLS configured, the 401 says both are needed.
+func TestInternalRefusalsAreCountedAndLogged(t *testing.T) {
+	e := newInternalEnv(t, envOptions{storeCfg: session.Config{Sealer: testSealer(t)}}, InternalConfig{})
+	c := e.browser()
+	e.login(c, "alice")
+	cookie := "Cookie: " + e.api.cookieName + "=" + e.sessionCookie(c)
+	e.internalDo("PUT", InternalSealedPath, `{"sealed":{}}`, "Authorization: Bearer WRONG-SECRET-"+strings.Repeat("x", 32), cookie).wantError(t, 401, "unauthorized")
+	e.internalDo("GET", InternalSealedPath, "", cookie).wantError(t, 401, "unauthorized")
+	metrics := string(e.do(c, "GET", "/metrics", "").body)
+	for _, want := range []string{`sessiond_internal_requests_total{code="401",op="put"} 1`, `sessiond_internal_requests_total{code="401",op="get"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "internal API request refused") || !strings.Contains(logs, `"remote":"127.0.0.1:`) {
+		t.Errorf("no log line for the refused credentials:\n%s", logs)
+	}
+	if strings.Contains(logs, "WRONG-SECRET") {
+		t.Fatalf("a log line holds the presented secret:\n%s", logs)
+	}
+
+	both := newEnv(t, envOptions{storeCfg: session.Config{Sealer: testSealer(t)}})
+	h, err := both.api.Internal(InternalConfig{Store: both.store, Token: []byte(internalToken), RequireClientCert: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := h.(*internal).authNeeds; !strings.Contains(msg, "both") || !strings.Contains(msg, "--internal-token-file") || !strings.Contains(msg, "--internal-client-ca-file") {
+		t.Errorf("401 message with a secret and mTLS = %q, want both named as required", msg)
+	}
+}
+
+// A chunked body is refused on the internal listener as on the public
+// one (Go drops Content-Length when Transfer-Encoding is present).
+func TestInternalRefusesChunkedBodies(t *testing.T) {
+	e := newInternalEnv(t, envOptions{storeCfg: session.Config{Sealer: testSealer(t)}}, InternalConfig{})
+	c := e.browser()
+	e.login(c, "alice")
+	req, _ := http.NewRequest("PUT", e.its.URL+InternalSealedPath, io.MultiReader(strings.NewReader(`{"sealed":`), strings.NewReader(`{"rt":"v"}}`)))
+	req.ContentLength = -1 // unknown: sent chunked
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+internalToken)
+	req.Header.Set("Cookie", e.api.cookieName+"="+e.sessionCookie(c))
+	res, err := e.its.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	response{res, b}.wantError(t, 400, "chunked_body_refused")
+}
+
+// setSealedFailing fails SetSealed with a chosen store error.
+type setSealedFailing struct {
+	session.SealedAPI
+	err error
+}
+
+func (f setSealedFailing) SetSealed(context.Context, string, map[string][]byte) error { return f.err }
+
+// A sealed PUT answered 503 says whether it did not happen or its outcome
+// is unknown, as every write's 503 does.
+func TestInternalPut503SaysTheOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("x: %w: %w", session.ErrBackend, session.ErrNotApplied), "not_applied"},
+		{fmt.Errorf("x: %w: %w", session.ErrBackend, session.ErrOutcomeUnknown), "unknown"},
+	} {
+		e := newEnv(t, envOptions{storeCfg: session.Config{Sealer: testSealer(t)}})
+		ie := newInternalEnv(t, envOptions{storeCfg: session.Config{Sealer: testSealer(t)}}, InternalConfig{Store: setSealedFailing{e.store, tc.err}})
+		c := ie.browser()
+		ie.login(c, "alice")
+		r := ie.backend("PUT", `{"sealed":{"rt":"v"}}`, c)
+		r.wantError(t, http.StatusServiceUnavailable, "store_unavailable")
+		if got := r.json(t)["outcome"]; got != tc.want {
+			t.Errorf("%v: outcome %v, want %s", tc.err, got, tc.want)
+		}
+	}
 }
