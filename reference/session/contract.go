@@ -119,7 +119,8 @@ type GCReport struct {
 	// StrayKeys counts keys under the prefix that are neither a
 	// well-formed session, a user index nor the store's eviction marker
 	// (written by something else, or corrupt); StraySamples names up to
-	// five of them (Go-quoted: key names may hold raw bytes).
+	// five of them (escaped as Go quotes them, without the quotes:
+	// sb:s:x, or \xNN for raw bytes).
 	StrayKeys    int64    `json:"stray_keys"`
 	StraySamples []string `json:"stray_samples,omitempty"`
 	ScannedKeys  int64    `json:"scanned_keys"`

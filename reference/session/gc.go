@@ -169,7 +169,7 @@ func (s *Store) gcOne(ctx context.Context, b *gcKey, rep *GCReport) error {
 	if !ok {
 		rep.StrayKeys++
 		if len(rep.StraySamples) < maxStraySamples {
-			rep.StraySamples = append(rep.StraySamples, strconv.Quote(b.key))
+			rep.StraySamples = append(rep.StraySamples, escapeKey(b.key))
 		}
 		return nil
 	}
@@ -237,4 +237,12 @@ func (s *Store) pruneIndex(ctx context.Context, idx string) (pruned, left int64,
 		return 0, 0, err
 	}
 	return int64(len(drop)), int64(len(zs) - len(drop)), nil
+}
+
+// escapeKey shows a key name as Go would quote it, without the quotes:
+// printable names as they are (sb:s:x), raw bytes as \xNN, so that a
+// JSON report neither mangles binary names nor double-quotes text.
+func escapeKey(k string) string {
+	q := strconv.Quote(k)
+	return q[1 : len(q)-1]
 }

@@ -78,6 +78,9 @@ func ParseSealerKeys(text string) (*Sealer, error) {
 		if !ok {
 			return nil, fmt.Errorf("session: sealer keys line %d: want \"kid:base64key\"", line)
 		}
+		if kid = strings.TrimSpace(kid); kid == "" {
+			return nil, fmt.Errorf("session: sealer keys line %d: the key id before ':' is empty; want \"kid:base64key\", e.g. k1:<base64 of 32 bytes>", line)
+		}
 		key, err := decodeKey(strings.TrimSpace(b64))
 		if err != nil {
 			return nil, fmt.Errorf("session: sealer keys line %d (kid %q): %w", line, kid, err)

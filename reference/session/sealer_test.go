@@ -134,6 +134,11 @@ func TestParseSealerKeysErrors(t *testing.T) {
 			t.Errorf("%s: ParseSealerKeys accepted %q", name, text)
 		}
 	}
+	// An empty key id is named as such (on the first line it read as
+	// "no key found").
+	if _, err := ParseSealerKeys(":" + base64.StdEncoding.EncodeToString(testKey(1))); err == nil || !strings.Contains(err.Error(), "line 1: the key id before ':' is empty") {
+		t.Errorf("empty key id: %v", err)
+	}
 	if _, err := NewSealer("missing", map[string][]byte{"k": testKey(1)}); err == nil {
 		t.Error("NewSealer accepted a primary without key")
 	}

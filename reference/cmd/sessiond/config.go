@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -154,7 +155,7 @@ func registerRedisFlags(fs *flag.FlagSet, c *redisConfig) {
 	durationVar(fs, &c.TouchThreshold, "touch-threshold", 0, "validate writes a new expiry only when the idle window shrank by more than this (default 0: idle-timeout/10)")
 	fs.IntVar(&c.MaxSessions, "max-sessions-per-user", 10, "live sessions per user; the oldest are evicted (negative: no cap)")
 	fs.IntVar(&c.MaxDataBytes, "max-data-bytes", 4096, "maximum size of a session's custom JSON data")
-	fs.StringVar(&c.SealingKeysFile, "sealing-keys-file", "", "`file` of sealing keys, lines \"kid:base64key\" (32 bytes), first is primary; or put the keys themselves in "+sealingKeysEnv)
+	fs.StringVar(&c.SealingKeysFile, "sealing-keys-file", "", "`file` of sealing keys, lines \"kid:base64key\" (32 bytes), first is primary; or put the keys themselves in "+sealingKeysEnv+" (not both)")
 	fs.IntVar(&c.WriteFormat, "write-record-format", session.DefaultWriteFormat, "record `format` new sessions are written in: 2, or 1 while a sessiond older than format 2 still serves the same Redis (rolling upgrade; see the README). Both are always read")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
@@ -342,6 +343,9 @@ func (c *serveConfig) check() error {
 	if c.MaxHeaderBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--max-header-bytes %d must be positive", c.MaxHeaderBytes))
 	}
+	if err := checkListenPort("listen", c.Listen); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, c.checkInternal())
 	return errors.Join(errs...)
 }
@@ -358,6 +362,8 @@ func (c *serveConfig) checkInternal() error {
 	}
 	var errs []error
 	if err := checkPrivateListen(c.InternalListen); err != nil {
+		errs = append(errs, err)
+	} else if err := checkListenPort("internal-listen", c.InternalListen); err != nil {
 		errs = append(errs, err)
 	}
 	if c.InternalListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
@@ -407,17 +413,41 @@ func (c *revokeConfig) check() error {
 	return errors.Join(errs...)
 }
 
+// isLoopbackListen reports whether a listen address is on loopback
+// (localhost, 127.0.0.0/8, ::1).
+func isLoopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkListenPort refuses a listen address whose port is neither a
+// number from 0 to 65535 nor a service name (listening would fail later,
+// as if it were a runtime error).
+func checkListenPort(flag, listen string) error {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--%s %q: %w (use host:port, e.g. 127.0.0.1:8080)", flag, listen, err)
+	}
+	if _, err := net.DefaultResolver.LookupPort(context.Background(), "tcp", port); err != nil {
+		return fmt.Errorf("--%s %q: the port must be a number from 0 to 65535 (0 picks a free one)", flag, listen)
+	}
+	return nil
+}
+
 // checkLoopbackListen refuses a --listen address that is not loopback:
 // --dev-insecure-cookie sends the session cookie over plain HTTP.
 func checkLoopbackListen(listen string) error {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return fmt.Errorf("--listen %q: %w", listen, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if isLoopbackListen(listen) {
 		return nil
 	}
 	return fmt.Errorf("--dev-insecure-cookie only with a loopback --listen (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not %q: it sends the session cookie without Secure", listen)
@@ -429,7 +459,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "%s\nflags of %s:\n\nEvery flag may also be set by its environment variable: --redis-url <-> %sREDIS_URL\n(upper case, dashes to underscores); the command line wins. %s holds sealing keys directly.\n\n", usageText, synopsis, envPrefix, sealingKeysEnv)
+		fmt.Fprintf(stderr, "%s\nflags of %s:\n\nEvery flag may also be set by its environment variable: --redis-url <-> %sREDIS_URL\n(upper case, dashes to underscores); the command line wins. %s holds sealing keys directly (never together with --sealing-keys-file).\n\n", usageText, synopsis, envPrefix, sealingKeysEnv)
 		fs.PrintDefaults()
 	}
 	return fs

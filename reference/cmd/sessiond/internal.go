@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/sessionbench/sessionbench/reference/httpapi"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -41,6 +42,14 @@ func newInternalServer(c *serveConfig, api *httpapi.Server, st *session.Store, l
 		tok, err := readSecretFile("internal-token-file", c.InternalTokenFile)
 		if err != nil {
 			return nil, err
+		}
+		// A client sends the secret in an Authorization header: spaces
+		// around it are not part of it, and a secret with other bytes
+		// (raw random bytes, a second line) could never be presented.
+		tok = strings.TrimSpace(tok)
+		if i := strings.IndexFunc(tok, func(r rune) bool { return r < '!' || r > '~' }); i >= 0 {
+			return nil, fmt.Errorf("--internal-token-file %s: the secret must be one line of printable ASCII without spaces (byte %d is not): clients send it in an Authorization header; write one with head -c 32 /dev/urandom | base64 > FILE",
+				c.InternalTokenFile, i)
 		}
 		if len(tok) < httpapi.MinInternalTokenLen {
 			return nil, fmt.Errorf("--internal-token-file %s holds %d bytes; use at least %d random bytes (head -c 32 /dev/urandom | base64 > FILE)",

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -70,13 +69,50 @@ func TestInternalFlagsRefusedWithTheFix(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:18080", "--internal-listen", "127.0.0.1:18080", "--internal-token-file", tok}, "same address"},
 		{[]string{"--internal-listen", "127.0.0.1:0", "--internal-client-ca-file", tok}, "--tls-cert"},
 		{[]string{"--internal-listen", "127.0.0.1:0", "--internal-token-file", short}, "at least 32"},
+		// A secret no client could send in a header (raw bytes, two
+		// lines) was accepted, and every request was a 401.
+		{[]string{"--internal-listen", "127.0.0.1:0", "--internal-token-file", writeFile(t, "binary", "\x00\xff"+testInternalToken)}, "printable ASCII"},
+		{[]string{"--internal-listen", "127.0.0.1:0", "--internal-token-file", writeFile(t, "two-lines", testInternalToken+"\n"+testInternalToken+"\n")}, "printable ASCII"},
+		// A port out of range failed only when listening (exit 1).
+		{[]string{"--internal-listen", "127.0.0.1:99999", "--internal-token-file", tok}, "from 0 to 65535"},
+		{[]string{"--listen", "127.0.0.1:99999"}, "from 0 to 65535"},
+		// Keys in the environment and in a file: one silently won.
+		{[]string{"--sealing-keys-file", sealingKeysFile(t, "k1"), "--env", sealingKeysEnv + "=k2:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))}, "both " + sealingKeysEnv},
 	} {
+		var env []string
+		if n := len(tc.args); n >= 2 && tc.args[n-2] == "--env" {
+			k, v, _ := strings.Cut(tc.args[n-1], "=")
+			env, tc.args = []string{k, v}, tc.args[:n-2]
+		}
 		args := append([]string{"serve", "--redis-url", "redis://" + mr.Addr() + "/0", "--auth", "local", "--auth-public-key", pub,
 			"--firebase-project", testProject, "--shutdown-delay", "0"}, tc.args...)
-		code, stderr := runFor(t, 10*time.Second, args...)
+		code, _, stderr := runSync(t, envMap(env...), args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, want 2 naming %q; stderr %s", tc.args, code, tc.want, stderr)
 		}
+		// A start that fails claims nothing about what keys protect.
+		if strings.Contains(stderr, "sealing keys protect") {
+			t.Errorf("%v: a failed start logged what the sealing keys protect: %s", tc.args, stderr)
+		}
+	}
+}
+
+// Spaces around the secret in its file are not part of it (a file
+// written with echo, or an editor's trailing blank).
+func TestInternalTokenFileTrimmed(t *testing.T) {
+	addr := testsvc.StartRedis(t)
+	s := startServer(t, "redis://"+addr+"/0", "--sealing-keys-file", sealingKeysFile(t, "k1"),
+		"--internal-listen", "127.0.0.1:0", "--internal-token-file", writeFile(t, "token", "  "+testInternalToken+" \n"))
+	req, _ := http.NewRequest("GET", "http://"+internalAddr(t, s)+httpapi.InternalSealedPath, nil)
+	req.Header.Set("Cookie", s.create(t, "alice"))
+	req.Header.Set("Authorization", "Bearer "+testInternalToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET with the trimmed secret: %d, want 200", res.StatusCode)
 	}
 }
 

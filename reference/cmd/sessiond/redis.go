@@ -217,11 +217,17 @@ func routeRedisLog(log *slog.Logger) {
 }
 
 // newStore builds the session store on rdb from the flags and the sealing
-// keys (SESSIOND_SEALING_KEYS wins over --sealing-keys-file).
+// keys (SESSIOND_SEALING_KEYS or --sealing-keys-file, never both).
 // It returns the sealer too (nil without keys), so serve can say what
 // the keys protect.
 func newStore(c *redisConfig, rdb redis.UniversalClient, getenv func(string) string) (*session.Store, *session.Sealer, error) {
-	sealer, err := session.LoadSealerKeys(getenv(sealingKeysEnv), c.SealingKeysFile)
+	env := getenv(sealingKeysEnv)
+	if strings.TrimSpace(env) != "" && c.SealingKeysFile != "" {
+		// One would silently win: a leftover variable would make the
+		// file's rotation steps do nothing, or split the instances.
+		return nil, nil, fmt.Errorf("sealing keys: both %s and --sealing-keys-file are set; keep one (a key set in two places drifts apart during a rotation)", sealingKeysEnv)
+	}
+	sealer, err := session.LoadSealerKeys(env, c.SealingKeysFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sealing keys (%s or --sealing-keys-file): %w", sealingKeysEnv, err)
 	}

@@ -68,7 +68,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageExit(stderr, err)
 	}
-	logSealing(log, sealer, c.InternalListen)
 	obs, err := startObservability(ctx, &c, getenv, rdb, dials, log)
 	if err != nil {
 		return usageExit(stderr, err)
@@ -128,6 +127,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	isrv, err := newInternalServer(&c, api, st, log)
 	if err != nil {
 		return usageExit(stderr, err)
+	}
+	// Only once the configuration is known to be whole: a start that
+	// then fails must not have claimed what the keys protect.
+	logSealing(log, sealer, c.InternalListen)
+	if isrv != nil && c.TLSCert == "" && !isLoopbackListen(c.InternalListen) {
+		log.Warn("the internal API is served over plain HTTP on a non-loopback address: the bearer secret and the sealed values cross the network unencrypted; serve it with --tls-cert/--tls-key (and --internal-client-ca-file for mTLS), or on loopback",
+			"internal_listen", c.InternalListen)
 	}
 	if c.RecheckUser > 0 {
 		log.Info("--recheck-user: a live session's user is checked with Firebase at most once per interval per user (fails closed); creates check revocation",
