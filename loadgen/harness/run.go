@@ -188,6 +188,12 @@ func (r *run) finish(rep *engine.Report, runErr error) (*Outcome, error) {
 	defer cancel()
 	sum := results.New(rep, r.targetFacts(after, r.env, r.target, r.src), results.CollectEnv(p.Version))
 	sum.Label, sum.Pair = p.Label, p.Pair
+	if rep.IntervalLogErr == nil {
+		// Written from the snapshot the summary is made of (the
+		// recorder's Close): readers may hold the two to each other.
+		_, err := os.Stat(r.hlog.path)
+		sum.LatencyLogWhole = err == nil
+	}
 	sum.Notes = append(sum.Notes, r.notes...)
 	if r.env != nil && r.env.Facts().NotRedis != "" {
 		sum.Notes = append(sum.Notes, r.env.Facts().NotRedis)

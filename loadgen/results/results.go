@@ -56,6 +56,12 @@ type Summary struct {
 	// resampled together too.
 	Pair string `json:"pair,omitempty"`
 	Duet bool   `json:"duet,omitempty"`
+	// LatencyLogWhole is true when latency.hlog was written whole, from
+	// the snapshot this summary was made of: every measured operation is
+	// in both, so readers refuse a log whose counts differ (cut short,
+	// or from another run). Summaries written before loadgen did so lack
+	// it, and their logs are read unchecked.
+	LatencyLogWhole bool `json:"latency_log_whole,omitempty"`
 }
 
 // Verdicts, in the order they take precedence, except that a sessiond

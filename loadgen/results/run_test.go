@@ -1,6 +1,7 @@
 package results_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,21 +34,38 @@ func copyRun(t *testing.T, name string) string {
 	return dst
 }
 
-// A latency.hlog cut at a line boundary parses cleanly; it must still be
-// refused, because reports and the gate would silently read fewer
-// operations than the run measured.
-func TestReadRunRefusesALogCutAtALineBoundary(t *testing.T) {
-	dir := copyRun(t, "smoke-basic")
-	if _, err := results.ReadRun(dir); err != nil {
-		t.Fatalf("whole fixture: %v", err)
+// markWhole sets latency_log_whole in dir's summary.json, as a run of
+// this loadgen writes it (the fixtures predate the field).
+func markWhole(t *testing.T, dir string) {
+	t.Helper()
+	p := filepath.Join(dir, results.SummaryFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
 	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["latency_log_whole"] = true
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cutLastInterval drops the last interval of dir's latency.hlog: every
+// line from the first that starts at the last interval's start time
+// (whole lines only, so the log still parses).
+func cutLastInterval(t *testing.T, dir string) {
+	t.Helper()
 	p := filepath.Join(dir, results.LatencyLog)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Drop the last interval: every line from the first that starts at
-	// the last interval's start time (whole lines only).
 	lines := strings.SplitAfter(string(b), "\n")
 	last := lines[len(lines)-2]
 	start := strings.SplitN(last[strings.IndexByte(last, ',')+1:], ",", 2)[0]
@@ -55,12 +73,59 @@ func TestReadRunRefusesALogCutAtALineBoundary(t *testing.T) {
 	for !strings.Contains(lines[i], ","+start+",") {
 		i++
 	}
-	cut := strings.Join(lines[:i], "")
-	if err := os.WriteFile(p, []byte(cut), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(strings.Join(lines[:i], "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = results.ReadRun(dir)
-	if err == nil || !strings.Contains(err.Error(), "the log is incomplete") || !strings.Contains(err.Error(), results.SummaryFile) {
-		t.Fatalf("err = %v, want the log called incomplete against %s", err, results.SummaryFile)
+}
+
+// A latency.hlog cut at a line boundary parses cleanly; when the summary
+// says the log was written whole, it must still be refused, because
+// reports and the gate would silently read fewer operations than the run
+// measured. A summary from before that field (the fixtures) is read as
+// it always was: its log cannot be checked, and an older run that was
+// fine must stay readable.
+func TestReadRunRefusesALogCutAtALineBoundary(t *testing.T) {
+	dir := copyRun(t, "smoke-basic")
+	markWhole(t, dir)
+	if _, err := results.ReadRun(dir); err != nil {
+		t.Fatalf("whole fixture: %v", err)
+	}
+	cutLastInterval(t, dir)
+	_, err := results.ReadRun(dir)
+	if err == nil || !strings.Contains(err.Error(), "the log is incomplete") || !strings.Contains(err.Error(), results.SummaryFile) ||
+		!strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("err = %v, want the log called incomplete against %s, with the fix", err, results.SummaryFile)
+	}
+
+	older := copyRun(t, "smoke-basic")
+	cutLastInterval(t, older)
+	if _, err := results.ReadRun(older); err != nil {
+		t.Fatalf("a summary without latency_log_whole: %v, want it read unchecked", err)
+	}
+}
+
+// A log holding kinds the summary does not count is another run's.
+func TestReadRunRefusesALogOfAnotherRun(t *testing.T) {
+	dir := copyRun(t, "smoke-basic")
+	markWhole(t, dir)
+	p := filepath.Join(dir, results.SummaryFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m["invalid_ops"]; !ok {
+		t.Fatal("fixture has no invalid_ops to drop")
+	}
+	delete(m, "invalid_ops")
+	b, _ = json.Marshal(m)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), "from another run") {
+		t.Fatalf("err = %v, want the log called another run's", err)
 	}
 }
