@@ -12,6 +12,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"sort"
+	"strconv"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -458,7 +459,23 @@ func envWarnings(baseline, current []*results.Run) []string {
 	diff("Redis version", b.Target.Redis.Version, c.Target.Redis.Version)
 	diff("Redis", b.Target.Redis.Mode+" "+b.Target.Redis.Profile, c.Target.Redis.Mode+" "+c.Target.Redis.Profile)
 	diff("scenario", b.Scenario, c.Scenario)
+	// A tracing server costs more at 100 % sampling than at 1 %.
+	diff("trace sample", traceSample(b), traceSample(c))
 	return w
+}
+
+// traceSample is the share of a run's operations sent with a sampled
+// traceparent, as text: runs of a loadgen that did not record it sent
+// every measured HTTP operation sampled; the store driver sends none.
+func traceSample(s *results.Summary) string {
+	switch {
+	case s.Target.TraceSample != nil:
+		return strconv.FormatFloat(*s.Target.TraceSample, 'g', -1, 64)
+	case s.Target.Driver == "store":
+		return "none (store driver)"
+	default:
+		return "1"
+	}
 }
 
 // BackgroundGap is how many percentage points more of the machine other

@@ -318,3 +318,22 @@ func TestGateBackgroundLoadGap(t *testing.T) {
 		t.Fatalf("duet: verdict %s aligned %v warnings %v", d.Verdict, d.Aligned, d.Warnings)
 	}
 }
+
+// A baseline whose operations were all sent sampled and a current run
+// sampled at 1 % put different loads on a tracing server: the gate says
+// so. A run from before the field counts as all sampled.
+func TestGateWarnsWhenTraceSamplingDiffers(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(31, 32))
+	base, cur := synthRun(rng, 60, 200, 800, 0.4, 0.05, 1), synthRun(rng, 60, 200, 800, 0.4, 0.05, 1)
+	low := 0.01
+	cur.Summary.Target.TraceSample = &low
+	d := decide(t, []*results.Run{base}, []*results.Run{cur})
+	if w := strings.Join(d.Warnings, "\n"); !strings.Contains(w, `trace sample differs: "1" in the baseline, "0.01" now`) {
+		t.Fatalf("warnings %v, want the trace sample named", d.Warnings)
+	}
+	all := 1.0
+	cur.Summary.Target.TraceSample = &all
+	if w := strings.Join(decide(t, []*results.Run{base}, []*results.Run{cur}).Warnings, "\n"); strings.Contains(w, "trace sample") {
+		t.Fatalf("an unrecorded share (all sampled) against 1: %v", w)
+	}
+}
