@@ -233,3 +233,72 @@ func TestCapReportsDeletesOfUnknownOutcome(t *testing.T) {
 		})
 	}
 }
+
+// mixedDelHook runs the cap's delete pipeline so that its first script
+// is refused (not run), its second runs with its reply lost, and the
+// rest run normally; it records each script's key.
+type mixedDelHook struct {
+	keys []string
+}
+
+func (h *mixedDelHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *mixedDelHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *mixedDelHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			if a := c.Args(); len(a) < 4 || !strings.EqualFold(fmt.Sprint(a[0]), "eval") || a[1] != delLua {
+				return next(ctx, cmds)
+			}
+		}
+		for _, c := range cmds {
+			h.keys = append(h.keys, fmt.Sprint(c.Args()[3]))
+		}
+		err := next(ctx, cmds[1:])
+		cmds[0].SetErr(replyErr("ERR refused for the test"))
+		cmds[1].SetErr(timeoutErr{})
+		if err == nil {
+			err = timeoutErr{}
+		}
+		return err
+	}
+}
+
+// Each of the cap's deletes is reported by its own outcome: the refused
+// one in neither list (it used to be reported uncertain whenever another
+// delete of the same pipeline lost its reply), the one whose reply was
+// lost as uncertain, the confirmed one as ended.
+func TestCapReportsEachDeleteByItsOutcome(t *testing.T) {
+	e := miniEnv(t)
+	wide := e.store(t, Config{MaxSessionsPerUser: 10})
+	var ids []string
+	for range 3 {
+		ids = append(ids, mustCreate(t, wide, newSess("u")))
+		e.advance(2 * time.Minute)
+	}
+	s := e.store(t, Config{MaxSessionsPerUser: 1}) // same Redis and prefix
+	h := &mixedDelHook{}
+	e.rdb.(*redis.Client).AddHook(h)
+	_, sess, err := s.Create(ctxT(t), newSess("u"))
+	if err != nil {
+		t.Fatalf("Create = %v", err)
+	}
+	if len(h.keys) != 3 {
+		t.Fatalf("the cap deleted %d keys in its pipeline, want the 3 older sessions", len(h.keys))
+	}
+	handle := func(key string) string { return memberHandle(strings.TrimPrefix(key, s.cfg.KeyPrefix+"s:")) }
+	if want := []string{handle(h.keys[2])}; fmt.Sprint(sess.CapEnded) != fmt.Sprint(want) {
+		t.Errorf("CapEnded = %v, want only the confirmed delete %v", sess.CapEnded, want)
+	}
+	if want := []string{handle(h.keys[1])}; fmt.Sprint(sess.CapUncertain) != fmt.Sprint(want) {
+		t.Errorf("CapUncertain = %v, want only the delete whose reply was lost %v", sess.CapUncertain, want)
+	}
+	live := 0
+	for _, id := range ids {
+		if _, err := s.Validate(ctxT(t), id); err == nil {
+			live++
+		}
+	}
+	if live != 1 {
+		t.Errorf("%d of the older sessions live, want the 1 whose delete was refused", live)
+	}
+}

@@ -344,13 +344,12 @@ func (s *Store) enforceCap(ctx context.Context, idx, keep string, nowMS int64) (
 		if err != nil {
 			return nil, nil, fmt.Errorf("session: create: cap: %w", err)
 		}
-		deleted, err := s.delKeys(ctx, "create: cap", fence, keys)
-		unknown := errors.Is(err, ErrOutcomeUnknown)
-		for i, d := range deleted {
-			switch {
-			case d:
+		outcomes, err := s.delKeys(ctx, "create: cap", fence, keys)
+		for i, o := range outcomes {
+			switch o {
+			case delDone:
 				ended = append(ended, memberHandle(live[i].member))
-			case unknown: // it may have run: an audit must not lose it
+			case delUnknown: // it may have run: an audit must not lose it
 				uncertain = append(uncertain, memberHandle(live[i].member))
 			}
 		}
@@ -367,13 +366,21 @@ func isReplyErr(err error) bool {
 	return errors.As(err, &re)
 }
 
+// delOutcome is what became of one key delKeys was asked to delete.
+type delOutcome uint8
+
+const (
+	delNotDone delOutcome = iota // not deleted: already gone, or Redis refused the script
+	delDone                      // Redis answered that it deleted the key
+	delUnknown                   // no answer: the script may have run
+)
+
 // delKeys deletes keys with delLua under one fence, pipelined (one EVAL
 // per key, so each touches one key and the pipeline works on a cluster),
-// and reports which it deleted. On error, deleted still holds the
-// deletes Redis confirmed, and the error says whether any other may have
-// happened (ErrOutcomeUnknown).
-func (s *Store) delKeys(ctx context.Context, op string, fence *fenced, keys []string) ([]bool, error) {
-	deleted := make([]bool, len(keys))
+// and reports each key's outcome, also on error; the error says whether
+// any delete may have happened (ErrOutcomeUnknown) or none did.
+func (s *Store) delKeys(ctx context.Context, op string, fence *fenced, keys []string) ([]delOutcome, error) {
+	out := make([]delOutcome, len(keys))
 	run := func() error {
 		cmds := make([]*redis.Cmd, len(keys))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -383,8 +390,17 @@ func (s *Store) delKeys(ctx context.Context, op string, fence *fenced, keys []st
 			return nil
 		})
 		for i, c := range cmds {
-			if n, cerr := c.Int64(); cerr == nil && n == 1 {
-				deleted[i] = true
+			n, cerr := c.Int64()
+			switch {
+			case out[i] == delDone: // a retry finds it gone: it was this call's
+			case cerr == nil && n == 1:
+				out[i] = delDone
+			case cerr == nil || isReplyErr(cerr): // gone, or refused: not run
+				if out[i] != delUnknown {
+					out[i] = delNotDone
+				}
+			default: // no reply (timeout, broken connection): it may have run
+				out[i] = delUnknown
 			}
 		}
 		return err
@@ -395,17 +411,17 @@ func (s *Store) delKeys(ctx context.Context, op string, fence *fenced, keys []st
 	}
 	if err != nil {
 		some := false
-		for _, d := range deleted {
-			some = some || d
+		for _, o := range out {
+			some = some || o != delNotDone
 		}
 		werr := s.writeErr(op, err)
 		if some && errors.Is(werr, ErrNotApplied) {
 			// Some deletes ran, some were refused: not "not applied".
 			werr = fmt.Errorf("session: %s: %w: %w: some deletes ran, some failed: %w", op, ErrBackend, ErrOutcomeUnknown, err)
 		}
-		return deleted, werr
+		return out, werr
 	}
-	return deleted, nil
+	return out, nil
 }
 
 func (s *Store) zrem(ctx context.Context, op, idx string, members []string) error {
@@ -851,7 +867,7 @@ func (s *Store) DestroyAll(ctx context.Context, userID string) (int, error) {
 		for i, z := range zs {
 			keys[i] = s.sessionKeyFromHash(z.Member.(string))
 		}
-		deleted, err := s.delKeys(ctx, "destroy all", fence, keys)
+		outcomes, err := s.delKeys(ctx, "destroy all", fence, keys)
 		if err != nil {
 			return 0, err
 		}
@@ -859,7 +875,7 @@ func (s *Store) DestroyAll(ctx context.Context, userID string) (int, error) {
 		var drop []string
 		for i, z := range zs {
 			m := z.Member.(string)
-			if deleted[i] {
+			if outcomes[i] == delDone {
 				n++
 				drop = append(drop, m)
 			} else if s.staleMissing(z.Score, nowMS) {

@@ -435,8 +435,10 @@ func checkListenPort(flag, listen string) error {
 	if err != nil {
 		return fmt.Errorf("--%s %q: %w (use host:port, e.g. 127.0.0.1:8080)", flag, listen, err)
 	}
-	if _, err := net.DefaultResolver.LookupPort(context.Background(), "tcp", port); err != nil {
-		return fmt.Errorf("--%s %q: the port must be a number from 0 to 65535 (0 picks a free one)", flag, listen)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupPort(ctx, "tcp", port); err != nil {
+		return fmt.Errorf("--%s %q: the port must be a number from 0 to 65535 (0 picks a free one) or a known service name (%v)", flag, listen, err)
 	}
 	return nil
 }

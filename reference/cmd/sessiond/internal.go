@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/sessionbench/sessionbench/reference/httpapi"
 	"github.com/sessionbench/sessionbench/reference/session"
@@ -46,10 +47,11 @@ func newInternalServer(c *serveConfig, api *httpapi.Server, st *session.Store, l
 		// A client sends the secret in an Authorization header: spaces
 		// around it are not part of it, and a secret with other bytes
 		// (raw random bytes, a second line) could never be presented.
+		lead := len(tok) - len(strings.TrimLeftFunc(tok, unicode.IsSpace))
 		tok = strings.TrimSpace(tok)
 		if i := strings.IndexFunc(tok, func(r rune) bool { return r < '!' || r > '~' }); i >= 0 {
-			return nil, fmt.Errorf("--internal-token-file %s: the secret must be one line of printable ASCII without spaces (byte %d is not): clients send it in an Authorization header; write one with head -c 32 /dev/urandom | base64 > FILE",
-				c.InternalTokenFile, i)
+			return nil, fmt.Errorf("--internal-token-file %s: the secret must be one line of printable ASCII without spaces (byte %d of the file is not): clients send it in an Authorization header; write one with head -c 32 /dev/urandom | base64 > FILE",
+				c.InternalTokenFile, lead+i)
 		}
 		if len(tok) < httpapi.MinInternalTokenLen {
 			return nil, fmt.Errorf("--internal-token-file %s holds %d bytes; use at least %d random bytes (head -c 32 /dev/urandom | base64 > FILE)",
