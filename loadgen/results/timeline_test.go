@@ -3,8 +3,10 @@ package results
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTimelineColumnsDocumented: every timeline.csv column is in the
@@ -54,4 +56,45 @@ func TestFixtureLogMatchesSummary(t *testing.T) {
 			t.Errorf("%s: no timeline", name)
 		}
 	}
+}
+
+// TestSummaryFieldsDocumented: every field summary.json can hold is
+// named in the results README (as `name`), so a field added to the
+// contract cannot go undocumented.
+func TestSummaryFieldsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../results/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The names the README writes as code: `a`, `p50 p90 p99`, `errors.by_class`.
+	named := map[string]bool{}
+	spans := strings.Split(string(b), "`")
+	for i := 1; i < len(spans); i += 2 {
+		for _, w := range strings.FieldsFunc(spans[i], func(r rune) bool { return r == ' ' || r == '.' || r == ',' }) {
+			named[w] = true
+		}
+	}
+	seen := map[reflect.Type]bool{}
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ == reflect.TypeOf(time.Time{}) || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if !named[name] {
+				t.Errorf("results/README.md does not name summary.json's %s%s", path, name)
+			}
+			walk(f.Type, path+name+".")
+		}
+	}
+	walk(reflect.TypeOf(Summary{}), "")
 }
