@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,14 +179,7 @@ func TestSteadyRunCountsAndValidity(t *testing.T) {
 		t.Errorf("creates %d of %d; mix says ~10%%", c, count)
 	}
 	// hlog: same counts per tag as the totals.
-	hs, err := recorder.ReadLog(&hlog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	per := map[string]int64{}
-	for _, h := range hs {
-		per[h.Tag()] += h.TotalCount()
-	}
+	per := hlogCounts(t, &hlog)
 	for _, op := range []recorder.Op{recorder.Create, recorder.Validate, recorder.Destroy} {
 		if per[op.String()] != int64(a[op].Count) {
 			t.Errorf("hlog %s count %d, totals %d", op, per[op.String()], a[op].Count)
@@ -640,14 +634,7 @@ func TestLateOperationsAreInNeitherLogNorSummary(t *testing.T) {
 	if got := rep.Stats.Ops[recorder.Create].Count; got != 45 {
 		t.Errorf("summary counts %d creates, want the 45 answered before the run closed", got)
 	}
-	hs, err := recorder.ReadLog(&hlog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	per := map[string]int64{}
-	for _, h := range hs {
-		per[h.Tag()] += h.TotalCount()
-	}
+	per := hlogCounts(t, &hlog)
 	for _, tag := range []string{"create", recorder.UncorrectedTag(recorder.Create)} {
 		if per[tag] != int64(rep.Stats.Ops[recorder.Create].Count) {
 			t.Errorf("hlog %s holds %d, summary counts %d", tag, per[tag], rep.Stats.Ops[recorder.Create].Count)
@@ -736,4 +723,18 @@ func TestTraceSampleSamplesAShare(t *testing.T) {
 	if _, err := Run(context.Background(), Config{Scenario: sc(10, time.Second), Driver: newFake(), Tokens: fakeTokens{1}, TraceSample: 1.5}); err == nil || !strings.Contains(err.Error(), "TraceSample") {
 		t.Errorf("TraceSample 1.5: %v, want refused", err)
 	}
+}
+
+// hlogCounts reads an interval log and sums its counts per tag.
+func hlogCounts(t *testing.T, log io.Reader) map[string]int64 {
+	t.Helper()
+	hs, err := recorder.ReadLog(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int64{}
+	for _, h := range hs {
+		per[h.Tag()] += h.TotalCount()
+	}
+	return per
 }

@@ -34,9 +34,8 @@ func copyRun(t *testing.T, name string) string {
 	return dst
 }
 
-// markWhole sets latency_log_whole in dir's summary.json, as a run of
-// this loadgen writes it (the fixtures predate the field).
-func markWhole(t *testing.T, dir string) {
+// editSummary rewrites dir/summary.json through f.
+func editSummary(t *testing.T, dir string, f func(map[string]any)) {
 	t.Helper()
 	p := filepath.Join(dir, results.SummaryFile)
 	b, err := os.ReadFile(p)
@@ -47,13 +46,20 @@ func markWhole(t *testing.T, dir string) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	m["latency_log_whole"] = true
+	f(m)
 	if b, err = json.Marshal(m); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// markWhole sets latency_log_whole in dir's summary.json, as a run of
+// this loadgen writes it (the fixtures predate the field).
+func markWhole(t *testing.T, dir string) {
+	t.Helper()
+	editSummary(t, dir, func(m map[string]any) { m["latency_log_whole"] = true })
 }
 
 // cutLastInterval drops the last interval of dir's latency.hlog: every
@@ -108,23 +114,12 @@ func TestReadRunRefusesALogCutAtALineBoundary(t *testing.T) {
 func TestReadRunRefusesALogOfAnotherRun(t *testing.T) {
 	dir := copyRun(t, "smoke-basic")
 	markWhole(t, dir)
-	p := filepath.Join(dir, results.SummaryFile)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := m["invalid_ops"]; !ok {
-		t.Fatal("fixture has no invalid_ops to drop")
-	}
-	delete(m, "invalid_ops")
-	b, _ = json.Marshal(m)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editSummary(t, dir, func(m map[string]any) {
+		if _, ok := m["invalid_ops"]; !ok {
+			t.Fatal("fixture has no invalid_ops to drop")
+		}
+		delete(m, "invalid_ops")
+	})
 	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), "from another run") {
 		t.Fatalf("err = %v, want the log called another run's", err)
 	}
