@@ -172,6 +172,9 @@ type Report struct {
 	// IntervalLogErr is the first error writing Config.IntervalLog (the
 	// log is then incomplete; InvalidReasons says so too).
 	IntervalLogErr error
+	// IntervalLogHistograms is how many interval histograms (lines) were
+	// written to Config.IntervalLog.
+	IntervalLogHistograms int
 	// Stats is what the recorder saw (measured phase only).
 	Stats recorder.Snapshot
 	// Skipped counts scheduled operations replaced by another kind, by

@@ -178,8 +178,13 @@ func TestSteadyRunCountsAndValidity(t *testing.T) {
 	if c := a[recorder.Create].Count; c < 20 || c > 90 {
 		t.Errorf("creates %d of %d; mix says ~10%%", c, count)
 	}
-	// hlog: same counts per tag as the totals.
-	per := hlogCounts(t, &hlog)
+	// hlog: as many histograms as the report says were written, and the
+	// same counts per tag as the totals.
+	logged := hlog.String()
+	if n := strings.Count(logged, "\nTag="); n != rep.IntervalLogHistograms || n == 0 {
+		t.Errorf("hlog holds %d histograms, the report says %d were written", n, rep.IntervalLogHistograms)
+	}
+	per := hlogCounts(t, strings.NewReader(logged))
 	for _, op := range []recorder.Op{recorder.Create, recorder.Validate, recorder.Destroy} {
 		if per[op.String()] != int64(a[op].Count) {
 			t.Errorf("hlog %s count %d, totals %d", op, per[op.String()], a[op].Count)

@@ -187,9 +187,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	tickStop := make(chan struct{})
 	var logErr error
 	var final *recorder.Snapshot // the recorder's closing snapshot
+	var logged int               // histograms written to the interval log
 	go func() {
 		defer close(tickDone)
-		final, logErr = r.ticker(tickStop, sched)
+		final, logged, logErr = r.ticker(tickStop, sched)
 	}()
 
 	cpu0 := cpuTime()
@@ -257,6 +258,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.InvalidReasons = append([]string(nil), r.invalid...)
 	rep.Skipped = r.skipped
 	r.mu.Unlock()
+	rep.IntervalLogHistograms = logged
 	if logErr != nil {
 		rep.IntervalLogErr = logErr
 		rep.InvalidReasons = append(rep.InvalidReasons, "interval log: "+logErr.Error())
@@ -603,8 +605,9 @@ func (r *run) do(j job) {
 // ticker runs once a second: closes hlog intervals, checks generator CPU
 // saturation and reports progress. When stopped it closes the recorder
 // with the last interval and returns its snapshot (nil when the measured
-// phase never started), and the first log write error.
-func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) (*recorder.Snapshot, error) {
+// phase never started), the number of histograms written to the log,
+// and the first log write error.
+func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) (*recorder.Snapshot, int, error) {
 	var finalSnap *recorder.Snapshot
 	var lw *recorder.LogWriter
 	var logErr error
@@ -660,7 +663,10 @@ func (r *run) ticker(stop <-chan struct{}, sched pacer.Schedule) (*recorder.Snap
 			r.obs.notify(r.observation(phase, false))
 		case <-stop:
 			closeInterval(time.Now(), true)
-			return finalSnap, logErr
+			if lw == nil {
+				return finalSnap, 0, logErr
+			}
+			return finalSnap, lw.Histograms(), logErr
 		case now := <-t.C:
 			closeInterval(now, false)
 			if r.cfg.CPUSaturation > 0 {

@@ -193,6 +193,9 @@ func (r *run) finish(rep *engine.Report, runErr error) (*Outcome, error) {
 		// recorder's Close): readers may hold the two to each other.
 		_, err := os.Stat(r.hlog.path)
 		sum.LatencyLogWhole = err == nil
+		if sum.LatencyLogWhole {
+			sum.LatencyLogHistograms = rep.IntervalLogHistograms
+		}
 	}
 	sum.Notes = append(sum.Notes, r.notes...)
 	if r.env != nil && r.env.Facts().NotRedis != "" {

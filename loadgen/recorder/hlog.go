@@ -18,6 +18,7 @@ import (
 // milliseconds).
 type LogWriter struct {
 	w *hdrhistogram.HistogramLogWriter
+	n int // histograms written
 }
 
 // NewLogWriter writes the log header for a measured phase starting at start.
@@ -58,9 +59,14 @@ func (l *LogWriter) Write(hs []*hdrhistogram.Histogram) error {
 		if err := l.w.OutputIntervalHistogram(h); err != nil {
 			return fmt.Errorf("write hlog interval %s: %w", h.Tag(), err)
 		}
+		l.n++
 	}
 	return nil
 }
+
+// Histograms is the number of interval histograms written so far (one
+// line each): a reader that finds fewer has a log cut short.
+func (l *LogWriter) Histograms() int { return l.n }
 
 // ReadLog reads every interval histogram of an interval log, tags kept.
 func ReadLog(r io.Reader) ([]*hdrhistogram.Histogram, error) {

@@ -241,10 +241,10 @@ func Read(dir string) (*Summary, error) {
 	}
 	var s Summary
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("read results %s: %w", dir, err)
+		return nil, fmt.Errorf("read results %s: %s is not a loadgen summary (%w); want a results directory written by loadgen run", dir, SummaryFile, err)
 	}
 	if s.Schema != Schema {
-		return nil, fmt.Errorf("read results %s: schema %q, want %q", dir, s.Schema, Schema)
+		return nil, fmt.Errorf("read results %s: %s has schema %q, want %q (a results directory written by loadgen run)", dir, SummaryFile, s.Schema, Schema)
 	}
 	return &s, nil
 }

@@ -62,6 +62,11 @@ type Summary struct {
 	// or from another run). Summaries written before loadgen did so lack
 	// it, and their logs are read unchecked.
 	LatencyLogWhole bool `json:"latency_log_whole,omitempty"`
+	// LatencyLogHistograms is how many interval histograms (one line
+	// each) latency.hlog holds, with LatencyLogWhole: a log missing any
+	// line is refused, even one whose kinds' counts still add up (the
+	// last lag line).
+	LatencyLogHistograms int `json:"latency_log_histograms,omitempty"`
 }
 
 // Verdicts, in the order they take precedence, except that a sessiond

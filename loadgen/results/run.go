@@ -39,7 +39,8 @@ func ReadRun(dir string) (*Run, error) {
 		hs, err := recorder.ReadLog(f)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read results %s: %w", dir, err)
+			return nil, fmt.Errorf("read results %s: %s is damaged (%w), e.g. cut inside a line; rerun to get a whole one, or move it aside to read the summary alone",
+				dir, LatencyLog, err)
 		}
 		r.Intervals = map[string][]*hdrhistogram.Histogram{}
 		for _, h := range hs {
@@ -73,6 +74,16 @@ func ReadRun(dir string) (*Run, error) {
 // corrected and the uncorrected tag of every kind are checked.
 func (r *Run) checkCounts() error {
 	const fix = "rerun to get a whole one, or move it aside to read the summary alone"
+	if n := r.Summary.LatencyLogHistograms; n > 0 {
+		got := 0
+		for _, list := range r.Intervals {
+			got += len(list)
+		}
+		if got != n {
+			return fmt.Errorf("%s holds %d interval histograms but %s says %d were written: the log is incomplete (cut short, or from another run); %s",
+				LatencyLog, got, SummaryFile, n, fix)
+		}
+	}
 	want := map[string]uint64{}
 	for _, m := range []map[string]OpSummary{r.Summary.Ops, r.Summary.InvalidOps} {
 		for op, o := range m {

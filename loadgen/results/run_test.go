@@ -2,6 +2,7 @@ package results_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,59 @@ func TestReadRunRefusesALogOfAnotherRun(t *testing.T) {
 	})
 	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), "from another run") {
 		t.Fatalf("err = %v, want the log called another run's", err)
+	}
+}
+
+// A log missing only its last line, the final interval's lag histogram,
+// still adds up per operation kind; the number of histograms the run
+// wrote tells it apart.
+func TestReadRunRefusesALogMissingItsLastLagLine(t *testing.T) {
+	dir := copyRun(t, "smoke-basic")
+	whole, err := results.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, list := range whole.Intervals {
+		n += len(list)
+	}
+	editSummary(t, dir, func(m map[string]any) {
+		m["latency_log_whole"] = true
+		m["latency_log_histograms"] = n
+	})
+	if _, err := results.ReadRun(dir); err != nil {
+		t.Fatalf("whole log with its histogram count: %v", err)
+	}
+	p := filepath.Join(dir, results.LatencyLog)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "Tag=lag,") {
+		t.Fatalf("the fixture's last line is not a lag histogram: %.40s", last)
+	}
+	if err := os.WriteFile(p, []byte(strings.Join(lines[:len(lines)-1], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("holds %d interval histograms but %s says %d", n-1, results.SummaryFile, n)) {
+		t.Fatalf("err = %v, want the missing line found", err)
+	}
+}
+
+// A log damaged inside a line names the file and the way out.
+func TestReadRunNamesADamagedLog(t *testing.T) {
+	dir := copyRun(t, "smoke-basic")
+	p := filepath.Join(dir, results.LatencyLog)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b[:len(b)-40], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = results.ReadRun(dir)
+	if err == nil || !strings.Contains(err.Error(), results.LatencyLog+" is damaged") || !strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("err = %v, want the damaged log named, with the fix", err)
 	}
 }

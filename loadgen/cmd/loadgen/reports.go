@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,8 +21,11 @@ func readRuns(dirs []string) ([]*results.Run, error) {
 	var runs []*results.Run
 	for _, d := range dirs {
 		r, err := results.ReadRun(d)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("%s: %w (want a results directory written by loadgen run)", d, err)
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", d, err)
 		}
 		runs = append(runs, r)
 	}
