@@ -337,3 +337,17 @@ func TestGateWarnsWhenTraceSamplingDiffers(t *testing.T) {
 		t.Fatalf("an unrecorded share (all sampled) against 1: %v", w)
 	}
 }
+
+// compare says when its columns were sent with different trace shares.
+func TestCompareWarnsWhenTraceSamplingDiffers(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(41, 42))
+	a, b := synthRun(rng, 10, 100, 800, 0.4, 0.05, 1), synthRun(rng, 10, 100, 800, 0.4, 0.05, 1)
+	if w := compareWarnings([]*results.Run{a, b}); len(w) != 0 {
+		t.Fatalf("same share: warnings %v", w)
+	}
+	low := 0.01
+	b.Summary.Target.TraceSample = &low
+	if w := strings.Join(compareWarnings([]*results.Run{a, b}), "\n"); !strings.Contains(w, "trace sample differs") || !strings.Contains(w, "0.01") {
+		t.Fatalf("warnings %q, want the trace sample named", w)
+	}
+}

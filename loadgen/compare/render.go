@@ -147,6 +147,13 @@ func compareWarnings(runs []*results.Run) []string {
 			w = append(w, fmt.Sprintf("NOT REDIS: %s ran on %s", r.Name(), note))
 		}
 	}
+	first := traceSample(runs[0].Summary)
+	for _, r := range runs[1:] {
+		if ts := traceSample(r.Summary); ts != first {
+			w = append(w, fmt.Sprintf("trace sample differs (--trace-sample): %s for %s, %s for %s; a tracing server records every sampled operation, so its latency differs with the share",
+				first, runs[0].Name(), ts, r.Name()))
+		}
+	}
 	return w
 }
 

@@ -26,6 +26,7 @@ type page struct {
 	LeakReasons, LeakChecks      []string
 	Notes                        []string
 	Slowest                      []string
+	SlowestIntro                 string
 }
 
 type chart struct {
@@ -50,6 +51,9 @@ func HTML(w io.Writer, run *results.Run) error {
 		Redis: redisText(s.Target.Redis), Sharing: sharing(run), Ops: opRows(s), SLO: sloRows(s),
 		LeakReasons: s.Memory.Leak.Reasons, LeakChecks: s.Memory.Leak.Checks, Notes: s.Notes,
 	}
+	if m := LogMissing(run); m != "" {
+		p.Notes = append([]string{m}, p.Notes...)
+	}
 	if s.Label != "" {
 		p.Title += " · " + s.Label
 	}
@@ -61,7 +65,7 @@ func HTML(w io.Writer, run *results.Run) error {
 		return err
 	}
 	p.Memory = memoryRows(s)
-	p.Slowest = slowestLines(s, 5)
+	p.Slowest, p.SlowestIntro = slowestLines(s, 5), slowestIntro(s)
 	if err := tmpl.Execute(w, p); err != nil {
 		return fmt.Errorf("render %s: %w", HTMLFile, err)
 	}

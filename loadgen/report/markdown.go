@@ -63,7 +63,7 @@ func Markdown(w io.Writer, run *results.Run) {
 		fmt.Fprintf(w, "Memory: %s.\n\n", mdEscape(strings.Join(parts, "; ")))
 	}
 	if lines := slowestLines(s, 3); len(lines) > 0 {
-		fmt.Fprintln(w, "Slowest operations (trace IDs for the server's tracing backend):")
+		fmt.Fprintln(w, "Slowest operations:", mdEscape(slowestIntro(s)))
 		fmt.Fprintln(w)
 		for _, l := range lines {
 			fmt.Fprintf(w, "- %s\n", mdEscape(l))
@@ -71,6 +71,9 @@ func Markdown(w io.Writer, run *results.Run) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Shared cores: %s.\n", mdEscape(sharing(run)))
+	if m := LogMissing(run); m != "" {
+		fmt.Fprintf(w, "\n> %s\n", mdEscape(m))
+	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "\n> %s\n", mdEscape(n))
 	}

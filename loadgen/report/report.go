@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/sessionbench/sessionbench/loadgen/engine"
@@ -229,19 +230,40 @@ type sloRow struct {
 	Passed                   bool
 }
 
-// slowestLines describe up to n of the slowest operations of each kind
-// that carry a trace ID.
+// slowestLines describe up to n of the slowest operations of each kind,
+// with the trace ID of those sent sampled (--trace-sample below 1 leaves
+// some without one: they are still the slowest, and are listed).
 func slowestLines(s *results.Summary, n int) []string {
 	var out []string
 	for _, r := range opRows(s) {
-		k := 0
-		for _, sl := range r.Op.Slowest {
-			if sl.TraceID == "" || k == n {
-				continue
+		for _, sl := range r.Op.Slowest[:min(n, len(r.Op.Slowest))] {
+			trace := "trace " + sl.TraceID
+			if sl.TraceID == "" {
+				trace = "not sampled, no trace"
 			}
-			k++
-			out = append(out, fmt.Sprintf("%s %.3f ms at %.0f ms into the measured phase: trace %s", r.Name, sl.LatencyMs, sl.IntendedMs, sl.TraceID))
+			out = append(out, fmt.Sprintf("%s %.3f ms at %.0f ms into the measured phase: %s", r.Name, sl.LatencyMs, sl.IntendedMs, trace))
 		}
 	}
 	return out
+}
+
+// slowestIntro says where the trace IDs lead, and what share of the
+// operations were sent sampled when it was not all of them.
+func slowestIntro(s *results.Summary) string {
+	intro := "Each operation was sent with a W3C traceparent: open these trace IDs in the server's tracing backend."
+	if ts := s.Target.TraceSample; ts != nil && *ts < 1 {
+		intro = fmt.Sprintf("Each operation was sent with a W3C traceparent, %s of them sampled (--trace-sample): open these trace IDs in the server's tracing backend; the others have none.",
+			strconv.FormatFloat(*ts*100, 'g', 4, 64)+" %")
+	}
+	return intro
+}
+
+// LogMissing says, for a run whose summary says it wrote latency.hlog
+// whole, that the file is no longer in the directory (moved aside or
+// deleted): the charts drawn from it are left out. "" otherwise.
+func LogMissing(run *results.Run) string {
+	if run.Intervals != nil || !run.Summary.LatencyLogWhole {
+		return ""
+	}
+	return results.LatencyLog + " is missing from this results directory: the charts drawn from it (percentile spectrum, latency and throughput over time) are left out; the summary's figures stand"
 }

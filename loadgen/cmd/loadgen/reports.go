@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,9 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	for _, r := range runs {
+		if m := report.LogMissing(r); m != "" {
+			fmt.Fprintf(stderr, "loadgen: %s: %s\n", r.Dir, m)
+		}
 		if err := report.WriteFiles(r); err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return exitFailed
@@ -140,7 +144,8 @@ func gateCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "usage: loadgen gate --baseline DIR... --current DIR... [flags]\n\n"+
 			"Fails (exit 3) when a current run breaches its scenario's SLO, or when p50, p99 or the error rate of an\n"+
 			"operation regressed significantly (resampling the runs' one-second interval histograms) and beyond the\n"+
-			"thresholds. Exit 0 pass, 1 inconclusive (a run is not valid, or too short to judge), 2 usage error.\n\nflags:\n")
+			"thresholds. Exit 0 pass, 1 inconclusive (a run is not valid or too short to judge, or the sides' load\n"+
+			"differs: this wins over a regression or an SLO breach, which are still listed), 2 usage error.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	var base, cur, rest []string
@@ -211,6 +216,9 @@ func gateCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return exitUsage
+	}
+	if err := distinctRuns(append(append([]*results.Run(nil), baseline...), current...)); err != nil {
+		return usageErr(stderr, err)
 	}
 	d, err := compare.Gate(baseline, current, o)
 	if err != nil {
@@ -314,4 +322,19 @@ func writeNew(path string, b []byte) (err error) {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// distinctRuns refuses the same run given twice (the same directory, or
+// a copy: an identical summary.json), on one side or on both: a run
+// compared with itself always passes, and one counted twice weighs
+// double, so a glob mistake in CI would pass silently.
+func distinctRuns(runs []*results.Run) error {
+	for i, a := range runs {
+		for _, b := range runs[i+1:] {
+			if reflect.DeepEqual(a.Summary, b.Summary) {
+				return fmt.Errorf("gate: %s and %s are the same run (identical summary.json): a run compared with itself always passes; check the --baseline and --current directories", a.Dir, b.Dir)
+			}
+		}
+	}
+	return nil
 }

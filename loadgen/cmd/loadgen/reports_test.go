@@ -108,6 +108,17 @@ func TestGateExitCodes(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, o)
 		}
 	}
+	// The same run on both sides, or twice on one (a copy), passed: a
+	// glob mistake in CI would have gone unnoticed.
+	copied := copyFixture(t, "smoke-basic")
+	for _, args := range [][]string{
+		{"--baseline", base, "--current", base},
+		{"--baseline", base, copied, "--current", cur},
+	} {
+		if code, o := run(args...); code != 2 || !strings.Contains(o, "are the same run") {
+			t.Errorf("%v: exit %d, want 2 naming the same run\n%s", args, code, o)
+		}
+	}
 }
 
 // TestReportAndCompareCommands: report redraws report.html and
@@ -154,5 +165,29 @@ func TestReportAndCompareCommands(t *testing.T) {
 	}
 	if code := Main([]string{"report"}, &so, &se); code != 2 {
 		t.Errorf("report with no dir: exit %d", code)
+	}
+}
+
+// A run that wrote its latency.hlog whole and no longer has it (moved
+// aside, deleted) is still reported, but saying that its charts from the
+// log are left out: report.html silently lost five charts.
+func TestReportSaysItsLogIsMissing(t *testing.T) {
+	dir := copyFixture(t, "smoke-basic")
+	editSummary(t, dir, func(m map[string]any) { m["latency_log_whole"] = true })
+	if err := os.Remove(filepath.Join(dir, "latency.hlog")); err != nil {
+		t.Fatal(err)
+	}
+	var so, se bytes.Buffer
+	if code := Main([]string{"report", dir}, &so, &se); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, se.String())
+	}
+	if !strings.Contains(se.String(), "latency.hlog is missing") {
+		t.Errorf("stderr %q: want the missing log named", se.String())
+	}
+	for _, f := range []string{"report.html", "report.md"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || !strings.Contains(string(b), "latency.hlog is missing") {
+			t.Errorf("%s does not say its log is missing (%v)", f, err)
+		}
 	}
 }
