@@ -185,12 +185,12 @@ func gateCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	o := compare.Options{MinDelta: *minDelta, Resamples: *resamples, Seed: *seed}
 	for _, p := range []struct {
-		flag, text string
-		dst        *float64
-	}{{"--max-regression", *maxReg, &o.MaxRegression}, {"--confidence", *conf, &o.Confidence}, {"--max-error-increase", *maxErr, &o.MaxErrorRateIncrease}} {
+		flag, text, example string
+		dst                 *float64
+	}{{"--max-regression", *maxReg, "10%", &o.MaxRegression}, {"--confidence", *conf, "95%", &o.Confidence}, {"--max-error-increase", *maxErr, "0.1%", &o.MaxErrorRateIncrease}} {
 		v, err := parsePercent(p.text)
 		if err != nil {
-			return usageErr(stderr, fmt.Errorf("%s %q: %v; write e.g. 10%%", p.flag, p.text, err))
+			return usageErr(stderr, fmt.Errorf("%s %q: %v; write e.g. %s", p.flag, p.text, err, p.example))
 		}
 		*p.dst = v
 	}

@@ -191,3 +191,20 @@ func TestReportSaysItsLogIsMissing(t *testing.T) {
 		}
 	}
 }
+
+// A scenario path that does not exist names the shipped scenarios, when
+// there are some where loadgen runs.
+func TestMissingScenarioNamesTheShippedOnes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "scenarios"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scenarios", "smoke.yaml"), []byte("name: smoke\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var so, se bytes.Buffer
+	if code := Main([]string{"run", "scenarios/smok.yaml"}, &so, &se); code != 2 || !strings.Contains(se.String(), "the shipped scenarios are scenarios/smoke.yaml") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming scenarios/smoke.yaml", code, se.String())
+	}
+}

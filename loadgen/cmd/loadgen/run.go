@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +60,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.authKey, "auth-key", "", "PEM RSA private key `file` for minted tokens (default: a new key per run; see loadgen keygen)")
 	fs.StringVar(&f.project, "project", harness.DefaultProject, "Firebase project `ID` of the tokens (sessiond --firebase-project)")
 	fs.IntVar(&f.slowest, "slowest", recorder.DefaultSlowest, "list this many of the slowest operations of each kind in summary.json, with the W3C trace ID each was sent with when it was sampled (every HTTP operation carries a traceparent)")
-	fs.Float64Var(&f.traceSample, "trace-sample", engine.DefaultTraceSample, "share of measured operations sent with a sampled traceparent, from 0 to 1: a tracing sessiond records those (parent-based sampling), and only they keep a trace ID among the slowest; lower it to measure the server at its production sampling ratio")
+	f.traceSample = engine.DefaultTraceSample
+	fs.Var(shareFlag{&f.traceSample}, "trace-sample", "`share` of measured operations sent with a sampled traceparent, from 0 to 1 (or 0% to 100%): a tracing sessiond records those (parent-based sampling), and only they keep a trace ID among the slowest; lower it to measure the server at its production sampling ratio")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the operation and session picks (0: random, reported in summary.json)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line even on a terminal")
 }
@@ -70,6 +73,31 @@ func slowestFlag(n int) int {
 		return -1
 	}
 	return n
+}
+
+// shareFlag is a share from 0 to 1, written as a fraction (0.01) or a
+// percentage (1%), as the gate's flags are.
+type shareFlag struct{ v *float64 }
+
+func (f shareFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f.v, 'g', -1, 64)
+}
+
+func (f shareFlag) Set(s string) error {
+	t := strings.TrimSpace(s)
+	scale := 1.0
+	if p, ok := strings.CutSuffix(t, "%"); ok {
+		t, scale = strings.TrimSpace(p), 100
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil {
+		return errors.New("want a share from 0 to 1 or a percentage, e.g. 0.01 or 1%")
+	}
+	*f.v = v / scale
+	return nil
 }
 
 // traceSampleFlag maps --trace-sample 0 (none) to the library's
@@ -221,6 +249,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sc, err := scenario.Load(scenarioPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		if shipped, _ := filepath.Glob(filepath.Join("scenarios", "*.yaml")); errors.Is(err, os.ErrNotExist) && len(shipped) > 0 {
+			fmt.Fprintf(stderr, "loadgen: the shipped scenarios are %s\n", strings.Join(shipped, ", "))
+		}
 		return exitUsage
 	}
 	if err := sc.Apply(scenario.Overrides{Rate: f.rate, Duration: f.duration}); err != nil {
