@@ -829,3 +829,37 @@ func TestCreateBodyNeedsJSONContentType(t *testing.T) {
 		t.Errorf("no body: %d %s, want 201", r.StatusCode, r.body)
 	}
 }
+
+// --omit-email keeps the token's email out of the session: not in Redis,
+// answered as "" (as for a user without one); without it the email is
+// kept and answered.
+func TestOmitEmail(t *testing.T) {
+	const email = "alice.omit@example.test"
+	for _, omit := range []bool{false, true} {
+		e := newEnv(t, envOptions{cfg: func(c *Config) { c.OmitEmail = omit }})
+		c := e.browser()
+		created := e.do(c, "POST", "/v1/sessions", "", "Authorization: Bearer "+e.token("alice", authtest.WithEmail(email)))
+		if created.StatusCode != http.StatusCreated {
+			t.Fatalf("omit %v: create %d %s", omit, created.StatusCode, created.body)
+		}
+		current := e.do(c, "GET", "/v1/sessions/current", "")
+		want := email
+		if omit {
+			want = ""
+		}
+		for name, r := range map[string]response{"create": created, "current": current} {
+			if got := r.json(t)["email"]; got != want {
+				t.Errorf("omit %v: %s answers email %q, want %q", omit, name, got, want)
+			}
+		}
+		stored := false
+		for _, k := range e.mr.Keys() {
+			if v, err := e.mr.Get(k); err == nil && strings.Contains(v, email) {
+				stored = true
+			}
+		}
+		if stored == omit {
+			t.Errorf("omit %v: the email is in Redis: %v", omit, stored)
+		}
+	}
+}

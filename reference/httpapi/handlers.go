@@ -72,9 +72,13 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	replaces, _ := parseSessionCookie(r.Header, s.cookieName)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
+	email := tok.Email
+	if s.cfg.OmitEmail {
+		email = ""
+	}
 	id, sess, err := s.store.Create(ctx, session.NewSession{
 		UserID:    tok.UID,
-		Email:     tok.Email,
+		Email:     email,
 		Tenant:    tok.Tenant,
 		AuthTime:  tok.AuthTime,
 		UserAgent: r.UserAgent(),

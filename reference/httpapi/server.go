@@ -108,6 +108,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// BindUserAgent is BindOff, BindDetect or BindEnforce. Default BindDetect.
 	BindUserAgent string
+	// OmitEmail keeps the token's email out of the session (it is
+	// personal data, and costs ~25 bytes of Redis per session): the API
+	// then answers "email": "", as for a user who has none. Default
+	// false.
+	OmitEmail bool
 	// TrustProxy takes the client IP from the right-most X-Forwarded-For
 	// entry (the one the nearest proxy appended) instead of RemoteAddr.
 	// Enable only behind exactly one trusted proxy. Default false.

@@ -107,6 +107,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		VerifyTimeout:      c.VerifyTimeout,
 		MaxBodyBytes:       c.MaxBodyBytes,
 		BindUserAgent:      c.BindUserAgent,
+		OmitEmail:          c.OmitEmail,
 		TrustProxy:         c.TrustProxy,
 		TrustedOrigins:     c.TrustedOrigins,
 		CORSOrigins:        c.CORSOrigins,
