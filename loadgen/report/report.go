@@ -238,7 +238,11 @@ func slowestLines(s *results.Summary, n int) []string {
 	for _, r := range opRows(s) {
 		for _, sl := range r.Op.Slowest[:min(n, len(r.Op.Slowest))] {
 			trace := "trace " + sl.TraceID
-			if sl.TraceID == "" {
+			switch {
+			case sl.TraceID != "":
+			case s.Target.TraceSample == nil && s.Target.Driver == "store":
+				trace = "no trace"
+			default:
 				trace = "not sampled, no trace"
 			}
 			out = append(out, fmt.Sprintf("%s %.3f ms at %.0f ms into the measured phase: %s", r.Name, sl.LatencyMs, sl.IntendedMs, trace))
@@ -250,20 +254,32 @@ func slowestLines(s *results.Summary, n int) []string {
 // slowestIntro says where the trace IDs lead, and what share of the
 // operations were sent sampled when it was not all of them.
 func slowestIntro(s *results.Summary) string {
-	intro := "Each operation was sent with a W3C traceparent: open these trace IDs in the server's tracing backend."
-	if ts := s.Target.TraceSample; ts != nil && *ts < 1 {
-		intro = fmt.Sprintf("Each operation was sent with a W3C traceparent, %s of them sampled (--trace-sample): open these trace IDs in the server's tracing backend; the others have none.",
+	ts := s.Target.TraceSample
+	switch {
+	case ts == nil && s.Target.Driver == "store":
+		return "The store driver sends no traceparent: these operations have no trace."
+	case ts != nil && *ts <= 0:
+		return "Each operation was sent with an unsampled W3C traceparent (--trace-sample 0): none has a trace to open."
+	case ts != nil && *ts < 1:
+		return fmt.Sprintf("Each operation was sent with a W3C traceparent, %s of them sampled (--trace-sample): open these trace IDs in the server's tracing backend; the others have none.",
 			strconv.FormatFloat(*ts*100, 'g', 4, 64)+" %")
 	}
-	return intro
+	return "Each operation was sent with a W3C traceparent: open these trace IDs in the server's tracing backend."
 }
 
-// LogMissing says, for a run whose summary says it wrote latency.hlog
-// whole, that the file is no longer in the directory (moved aside or
-// deleted): the charts drawn from it are left out. "" otherwise.
+// LogMissing says, for a run that measured operations, that its
+// latency.hlog is not in the directory (moved aside, deleted, or never
+// written): the charts drawn from it are left out. "" otherwise.
 func LogMissing(run *results.Run) string {
-	if run.Intervals != nil || !run.Summary.LatencyLogWhole {
+	if run.Intervals != nil {
 		return ""
+	}
+	var n uint64
+	for _, o := range run.Summary.Ops {
+		n += o.Count
+	}
+	if n == 0 {
+		return "" // nothing was measured: there was no log to draw
 	}
 	return results.LatencyLog + " is missing from this results directory: the charts drawn from it (percentile spectrum, latency and throughput over time) are left out; the summary's figures stand"
 }

@@ -33,3 +33,19 @@ func TestSlowestListsUnsampledOperations(t *testing.T) {
 		t.Errorf("intro with every operation sampled = %q", intro)
 	}
 }
+
+// The store driver sends no traceparent, and --trace-sample 0 sends them
+// all unsampled: neither intro may point at trace IDs to open.
+func TestSlowestIntroWithoutTraces(t *testing.T) {
+	store := &results.Summary{Target: results.Target{Driver: "store"},
+		Ops: map[string]results.OpSummary{"validate": {Count: 1, Slowest: []results.SlowOp{{LatencyMs: 3}}}}}
+	if intro, lines := slowestIntro(store), slowestLines(store, 5); !strings.Contains(intro, "sends no traceparent") ||
+		len(lines) != 1 || !strings.HasSuffix(lines[0], ": no trace") {
+		t.Errorf("store driver: intro %q, lines %q", intro, lines)
+	}
+	none := 0.0
+	unsampled := &results.Summary{Target: results.Target{TraceSample: &none}}
+	if intro := slowestIntro(unsampled); strings.Contains(intro, "open these") || !strings.Contains(intro, "none has a trace") {
+		t.Errorf("--trace-sample 0: intro %q", intro)
+	}
+}

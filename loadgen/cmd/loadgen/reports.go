@@ -287,7 +287,15 @@ func parsePercent(s string) (float64, error) {
 	if err != nil || v < 0 || v != v {
 		return 0, errors.New("not a percentage")
 	}
-	return v / 100, nil
+	return fromPercent(v), nil
+}
+
+// fromPercent is v % as a fraction, rounded to 15 significant digits so
+// that 0.7% is 0.007, as written, not 0.006999999999999999 (summaries
+// compare shares as text).
+func fromPercent(v float64) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v/100, 'g', 15, 64), 64)
+	return f
 }
 
 // writeNew writes b to path, which must not exist: it claims the name

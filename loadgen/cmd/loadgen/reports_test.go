@@ -208,3 +208,21 @@ func TestMissingScenarioNamesTheShippedOnes(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 2 naming scenarios/smoke.yaml", code, se.String())
 	}
 }
+
+// Percentages are read as written: 0.7% is 0.007 (not
+// 0.006999999999999999, which compared as text with a run given 0.007
+// made compare and gate warn that the shares differ).
+func TestSharesFromPercentagesAreExact(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{{"0.7%", 0.007}, {"1.1%", 0.011}, {" 5 % ", 0.05}, {"0.25", 0.25}, {"100%", 1}} {
+		var v float64
+		if err := (shareFlag{&v}).Set(tc.in); err != nil || v != tc.want {
+			t.Errorf("--trace-sample %q = %v, %v; want %v", tc.in, v, err, tc.want)
+		}
+	}
+	if v, err := parsePercent("0.7%"); err != nil || v != 0.007 {
+		t.Errorf("parsePercent(0.7%%) = %v, %v", v, err)
+	}
+}

@@ -88,15 +88,20 @@ func (f shareFlag) String() string {
 
 func (f shareFlag) Set(s string) error {
 	t := strings.TrimSpace(s)
-	scale := 1.0
+	pct := false
 	if p, ok := strings.CutSuffix(t, "%"); ok {
-		t, scale = strings.TrimSpace(p), 100
+		t, pct = strings.TrimSpace(p), true
 	}
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil {
+	switch {
+	case err != nil || v != v:
 		return errors.New("want a share from 0 to 1 or a percentage, e.g. 0.01 or 1%")
+	case pct && (v < 0 || v > 100):
+		return fmt.Errorf("%s is not from 0%% to 100%%", s)
+	case pct:
+		v = fromPercent(v)
 	}
-	*f.v = v / scale
+	*f.v = v
 	return nil
 }
 
