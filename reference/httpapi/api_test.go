@@ -852,6 +852,9 @@ func TestOmitEmail(t *testing.T) {
 				t.Errorf("omit %v: %s answers email %q, want %q", omit, name, got, want)
 			}
 		}
+		if h := e.do(c, "GET", "/healthz", "").json(t); h["omit_email"] != omit {
+			t.Errorf("omit %v: /healthz omit_email = %v", omit, h["omit_email"])
+		}
 		stored := false
 		for _, k := range e.mr.Keys() {
 			if v, err := e.mr.Get(k); err == nil && strings.Contains(v, email) {

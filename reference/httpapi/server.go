@@ -108,10 +108,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// BindUserAgent is BindOff, BindDetect or BindEnforce. Default BindDetect.
 	BindUserAgent string
-	// OmitEmail keeps the token's email out of the session (it is
-	// personal data, and costs ~25 bytes of Redis per session): the API
-	// then answers "email": "", as for a user who has none. Default
-	// false.
+	// OmitEmail keeps the token's email out of new sessions (it is
+	// personal data, and costs about 26 bytes of Redis per session with
+	// a 20-byte email, as measured): the API then answers "email": "",
+	// as for a user who has none. Sessions created before keep theirs
+	// until they end. /healthz says omit_email. Default false.
 	OmitEmail bool
 	// TrustProxy takes the client IP from the right-most X-Forwarded-For
 	// entry (the one the nearest proxy appended) instead of RemoteAddr.
@@ -284,8 +285,8 @@ func New(cfg Config) (*Server, error) {
 		cookieSuffix: suffix,
 		clearCookie:  cfg.CookieName + "=" + strings.Replace(suffix, "; HttpOnly", "; Max-Age=0; HttpOnly", 1),
 	}
-	s.healthBody = fmt.Appendf(nil, `{"status":"ok","auth":%q,"version":%q,"allow_evicting_redis":%t,"insecure_cookie":%t,"cookie_name":%q,"recheck_user":%q}`+"\n",
-		cfg.Verifier.Mode(), cfg.Version, cfg.AllowEvictingRedis, cfg.CookieInsecure, cfg.CookieName, recheckLabel(cfg.RecheckUser))
+	s.healthBody = fmt.Appendf(nil, `{"status":"ok","auth":%q,"version":%q,"allow_evicting_redis":%t,"insecure_cookie":%t,"cookie_name":%q,"recheck_user":%q,"omit_email":%t}`+"\n",
+		cfg.Verifier.Mode(), cfg.Version, cfg.AllowEvictingRedis, cfg.CookieInsecure, cfg.CookieName, recheckLabel(cfg.RecheckUser), cfg.OmitEmail)
 	s.recPool.New = func() any { return new(recorder) }
 	s.readyEvery = readyEvery
 	s.cors = cors

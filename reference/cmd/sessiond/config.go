@@ -187,7 +187,7 @@ func registerServeFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.StringVar(&c.CookieName, "cookie-name", httpapi.DefaultCookieName, "session cookie name (a __Host- name forces Secure, Path=/, no Domain)")
 	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "lax", "cookie SameSite: lax, strict or none")
 	fs.StringVar(&c.BindUserAgent, "bind-user-agent", httpapi.BindDetect, "user-agent binding: off, detect (log and count) or enforce (destroy the session, 401)")
-	fs.BoolVar(&c.OmitEmail, "omit-email", false, "keep users' emails out of their sessions (personal data; ~25 bytes of Redis per session): the API then answers \"email\": \"\", as for a user without one")
+	fs.BoolVar(&c.OmitEmail, "omit-email", false, "keep users' emails out of new sessions (personal data; about 26 bytes of Redis per session with a 20-byte email): the API then answers \"email\": \"\", as for a user without one")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client IP from the right-most X-Forwarded-For entry (only behind one trusted proxy)")
 	fs.Var(&c.TrustedOrigins, "trusted-origin", "`origin` (https://app.example.com) allowed to make cross-origin state-changing requests; repeatable")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", httpapi.DefaultMaxBodyBytes, "maximum create request body; larger gets 413")

@@ -18,10 +18,14 @@ import (
 // sealed fields backends set over the internal API. Session data, user
 // ids and emails are stored as they are; an operator must not read
 // "keys loaded" as "sessions are encrypted".
-func logSealing(log *slog.Logger, sealer *session.Sealer, internalListen string) {
+func logSealing(log *slog.Logger, sealer *session.Sealer, internalListen string, omitEmail bool) {
+	plain := "session data, user ids and emails are stored unencrypted"
+	if omitEmail {
+		plain = "session data and user ids are stored unencrypted (emails are not kept: --omit-email)"
+	}
 	switch {
 	case sealer != nil && internalListen != "":
-		log.Info("sealing keys protect the sealed fields backends set over the internal API (AES-256-GCM, new blobs under the primary key); session data, user ids and emails are stored unencrypted",
+		log.Info("sealing keys protect the sealed fields backends set over the internal API (AES-256-GCM, new blobs under the primary key); "+plain,
 			"primary_kid", sealer.PrimaryKID(), "internal_listen", internalListen)
 	case sealer != nil:
 		log.Warn("sealing keys are loaded but protect nothing here: sealed fields are set only over the internal API, which is off (--internal-listen); session data is stored unencrypted",

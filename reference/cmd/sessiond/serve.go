@@ -131,7 +131,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Only once the configuration is known to be whole: a start that
 	// then fails must not have claimed what the keys protect.
-	logSealing(log, sealer, c.InternalListen)
+	logSealing(log, sealer, c.InternalListen, c.OmitEmail)
 	if isrv != nil && c.TLSCert == "" && !isLoopbackListen(c.InternalListen) {
 		log.Warn("the internal API is served over plain HTTP on a non-loopback address: the bearer secret and the sealed values cross the network unencrypted; serve it with --tls-cert/--tls-key (and --internal-client-ca-file for mTLS), or on loopback",
 			"internal_listen", c.InternalListen)
