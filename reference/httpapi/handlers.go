@@ -483,23 +483,25 @@ func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, op string, 
 		outcome = "not_applied"
 		msg = "session store unavailable; the session could not be checked, so nothing was changed; retry later"
 	case "set_sealed":
-		if errors.Is(err, session.ErrNotApplied) {
-			outcome = "not_applied"
-			msg = "session store unavailable; the sealed fields were not written; retry the PUT"
-		} else {
-			outcome = "unknown"
-			msg = "session store did not confirm the sealed fields were written: they may or may not have been, and cannot be later; retry the PUT (it replaces them whole)"
-		}
+		outcome, msg = writeOutcome(err,
+			"session store unavailable; the sealed fields were not written; retry the PUT",
+			"session store did not confirm the sealed fields were written: they may or may not have been, and cannot be later; retry the PUT (it replaces them whole)")
 	case "destroy", "destroy_all", "destroy_handle":
-		if errors.Is(err, session.ErrNotApplied) {
-			outcome = "not_applied"
-			msg = "session store unavailable; the logout did not take effect; retry it"
-		} else {
-			outcome = "unknown"
-			msg = "session store did not confirm the logout: it may or may not have taken effect, and cannot take effect later; retry it"
-		}
+		outcome, msg = writeOutcome(err,
+			"session store unavailable; the logout did not take effect; retry it",
+			"session store did not confirm the logout: it may or may not have taken effect, and cannot take effect later; retry it")
 	}
 	s.writeErrorOutcome(w, http.StatusServiceUnavailable, "store_unavailable", msg, outcome)
+}
+
+// writeOutcome is the outcome of a failed write that may have run, and
+// the message for it: not applied (Redis refused it, or it was never
+// sent) or unknown (no answer: it may have run, and never runs later).
+func writeOutcome(err error, notApplied, unknown string) (outcome, msg string) {
+	if errors.Is(err, session.ErrNotApplied) {
+		return "not_applied", notApplied
+	}
+	return "unknown", unknown
 }
 
 func (s *Server) writeSession(w http.ResponseWriter, status int, sess *session.Session) {
