@@ -1,66 +1,21 @@
 package results_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sessionbench/sessionbench/loadgen/internal/resultstest"
 	"github.com/sessionbench/sessionbench/loadgen/results"
 )
-
-// copyRun copies a fixture results directory into a temporary one.
-func copyRun(t *testing.T, name string) string {
-	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "results", name)
-	dst := t.TempDir()
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
-
-// editSummary rewrites dir/summary.json through f.
-func editSummary(t *testing.T, dir string, f func(map[string]any)) {
-	t.Helper()
-	p := filepath.Join(dir, results.SummaryFile)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	f(m)
-	if b, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // markWhole sets latency_log_whole in dir's summary.json, as a run of
 // this loadgen writes it (the fixtures predate the field).
 func markWhole(t *testing.T, dir string) {
 	t.Helper()
-	editSummary(t, dir, func(m map[string]any) { m["latency_log_whole"] = true })
+	resultstest.EditSummary(t, dir, func(m map[string]any) { m["latency_log_whole"] = true })
 }
 
 // cutLastInterval drops the last interval of dir's latency.hlog: every
@@ -92,7 +47,7 @@ func cutLastInterval(t *testing.T, dir string) {
 // it always was: its log cannot be checked, and an older run that was
 // fine must stay readable.
 func TestReadRunRefusesALogCutAtALineBoundary(t *testing.T) {
-	dir := copyRun(t, "smoke-basic")
+	dir := resultstest.CopyFixture(t, "smoke-basic")
 	markWhole(t, dir)
 	if _, err := results.ReadRun(dir); err != nil {
 		t.Fatalf("whole fixture: %v", err)
@@ -104,7 +59,7 @@ func TestReadRunRefusesALogCutAtALineBoundary(t *testing.T) {
 		t.Fatalf("err = %v, want the log called incomplete against %s, with the fix", err, results.SummaryFile)
 	}
 
-	older := copyRun(t, "smoke-basic")
+	older := resultstest.CopyFixture(t, "smoke-basic")
 	cutLastInterval(t, older)
 	if _, err := results.ReadRun(older); err != nil {
 		t.Fatalf("a summary without latency_log_whole: %v, want it read unchecked", err)
@@ -113,9 +68,9 @@ func TestReadRunRefusesALogCutAtALineBoundary(t *testing.T) {
 
 // A log holding kinds the summary does not count is another run's.
 func TestReadRunRefusesALogOfAnotherRun(t *testing.T) {
-	dir := copyRun(t, "smoke-basic")
+	dir := resultstest.CopyFixture(t, "smoke-basic")
 	markWhole(t, dir)
-	editSummary(t, dir, func(m map[string]any) {
+	resultstest.EditSummary(t, dir, func(m map[string]any) {
 		if _, ok := m["invalid_ops"]; !ok {
 			t.Fatal("fixture has no invalid_ops to drop")
 		}
@@ -130,7 +85,7 @@ func TestReadRunRefusesALogOfAnotherRun(t *testing.T) {
 // still adds up per operation kind; the number of histograms the run
 // wrote tells it apart.
 func TestReadRunRefusesALogMissingItsLastLagLine(t *testing.T) {
-	dir := copyRun(t, "smoke-basic")
+	dir := resultstest.CopyFixture(t, "smoke-basic")
 	whole, err := results.ReadRun(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +94,7 @@ func TestReadRunRefusesALogMissingItsLastLagLine(t *testing.T) {
 	for _, list := range whole.Intervals {
 		n += len(list)
 	}
-	editSummary(t, dir, func(m map[string]any) {
+	resultstest.EditSummary(t, dir, func(m map[string]any) {
 		m["latency_log_whole"] = true
 		m["latency_log_histograms"] = n
 	})
@@ -165,7 +120,7 @@ func TestReadRunRefusesALogMissingItsLastLagLine(t *testing.T) {
 
 // A log damaged inside a line names the file and the way out.
 func TestReadRunNamesADamagedLog(t *testing.T) {
-	dir := copyRun(t, "smoke-basic")
+	dir := resultstest.CopyFixture(t, "smoke-basic")
 	p := filepath.Join(dir, results.LatencyLog)
 	b, err := os.ReadFile(p)
 	if err != nil {

@@ -2,64 +2,19 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sessionbench/sessionbench/loadgen/internal/resultstest"
 )
-
-// copyFixture copies a recorded results directory (top-level testdata)
-// into a temporary one the test may change.
-func copyFixture(t *testing.T, name string) string {
-	t.Helper()
-	src := filepath.Join("..", "..", "..", "testdata", "results", name)
-	dst := filepath.Join(t.TempDir(), name)
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
-
-// editSummary rewrites dir/summary.json through f.
-func editSummary(t *testing.T, dir string, f func(map[string]any)) {
-	t.Helper()
-	p := filepath.Join(dir, "summary.json")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	f(m)
-	if b, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestGateExitCodes: the gate's contract: 0 pass, 3 regression (here an
 // SLO breach), 1 inconclusive (an invalid run), 2 usage error; --junit
 // and --markdown are written.
 func TestGateExitCodes(t *testing.T) {
-	base, cur := copyFixture(t, "smoke-basic"), copyFixture(t, "smoke-aof")
+	base, cur := resultstest.CopyFixture(t, "smoke-basic"), resultstest.CopyFixture(t, "smoke-aof")
 	out := t.TempDir()
 	run := func(args ...string) (int, string) {
 		var so, se bytes.Buffer
@@ -75,8 +30,8 @@ func TestGateExitCodes(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	breached := copyFixture(t, "smoke-aof")
-	editSummary(t, breached, func(m map[string]any) {
+	breached := resultstest.CopyFixture(t, "smoke-aof")
+	resultstest.EditSummary(t, breached, func(m map[string]any) {
 		slo := m["slo"].(map[string]any)
 		slo["passed"] = false
 		term := slo["terms"].(map[string]any)["validate.p99"].(map[string]any)
@@ -85,8 +40,8 @@ func TestGateExitCodes(t *testing.T) {
 	if code, o := run("--baseline", base, "--current", breached); code != 3 || !strings.Contains(o, "REGRESSION") {
 		t.Errorf("SLO breach: exit %d\n%s", code, o)
 	}
-	invalid := copyFixture(t, "smoke-aof")
-	editSummary(t, invalid, func(m map[string]any) {
+	invalid := resultstest.CopyFixture(t, "smoke-aof")
+	resultstest.EditSummary(t, invalid, func(m map[string]any) {
 		m["load"].(map[string]any)["valid"] = false
 		m["verdict"] = "invalid"
 	})
@@ -110,7 +65,7 @@ func TestGateExitCodes(t *testing.T) {
 	}
 	// The same run on both sides, or twice on one (a copy), passed: a
 	// glob mistake in CI would have gone unnoticed.
-	copied := copyFixture(t, "smoke-basic")
+	copied := resultstest.CopyFixture(t, "smoke-basic")
 	for _, args := range [][]string{
 		{"--baseline", base, "--current", base},
 		{"--baseline", base, copied, "--current", cur},
@@ -124,7 +79,7 @@ func TestGateExitCodes(t *testing.T) {
 // TestReportAndCompareCommands: report redraws report.html and
 // report.md; compare prints the table and writes compare.html and .md.
 func TestReportAndCompareCommands(t *testing.T) {
-	a, b := copyFixture(t, "smoke-basic"), copyFixture(t, "smoke-aof")
+	a, b := resultstest.CopyFixture(t, "smoke-basic"), resultstest.CopyFixture(t, "smoke-aof")
 	var so, se bytes.Buffer
 	if code := Main([]string{"report", a}, &so, &se); code != 0 {
 		t.Fatalf("report: exit %d: %s", code, se.String())
@@ -172,8 +127,8 @@ func TestReportAndCompareCommands(t *testing.T) {
 // aside, deleted) is still reported, but saying that its charts from the
 // log are left out: report.html silently lost five charts.
 func TestReportSaysItsLogIsMissing(t *testing.T) {
-	dir := copyFixture(t, "smoke-basic")
-	editSummary(t, dir, func(m map[string]any) { m["latency_log_whole"] = true })
+	dir := resultstest.CopyFixture(t, "smoke-basic")
+	resultstest.EditSummary(t, dir, func(m map[string]any) { m["latency_log_whole"] = true })
 	if err := os.Remove(filepath.Join(dir, "latency.hlog")); err != nil {
 		t.Fatal(err)
 	}
